@@ -1,0 +1,1 @@
+"""Accounts: people, organisations, areas, roles over areas, agreements, consent and subscriptions."""

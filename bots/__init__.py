@@ -1,0 +1,1 @@
+"""Bots: the Telegram interface (python-telegram-bot handlers, webhook, polling, telegram transport)."""

@@ -1,0 +1,1 @@
+"""Classifier: the transformers model that sorts what residents write, and the rules that assign groups."""

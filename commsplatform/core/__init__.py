@@ -1,0 +1,1 @@
+"""The kernel: base model, audit record, request context, errors and health checks."""

@@ -1,0 +1,1 @@
+"""Settings: everything is defined in base.py; local, test and production adjust it for their use."""

@@ -1,0 +1,1 @@
+"""Shelters and assets: capacity, occupancy, check-in/out, equipment, evacuation routes and search."""

@@ -1,0 +1,1 @@
+"""Web: server-rendered pages for residents and staff; no business logic."""
