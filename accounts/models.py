@@ -190,6 +190,17 @@ class Membership(TimeStampedModel):
     def __str__(self) -> str:
         return f"{self.user_id} {self.role} in {self.organisation_id} over {self.area_id}"
 
+    def is_current(self, at: Any = None) -> bool:
+        """The same test as `Membership.objects.active()`, on a loaded row."""
+        at = at or timezone.now()
+        return (
+            self.valid_from <= at
+            and (self.valid_until is None or self.valid_until > at)
+            and (self.revoked_at is None or self.revoked_at > at)
+            and self.organisation.is_active
+            and self.user.is_active
+        )
+
 
 class DataKind(models.TextChoices):
     RESIDENT_COUNTS = "resident_counts", _("Aggregate resident counts")
