@@ -19,9 +19,6 @@ class User(AbstractUser):
     preferred_language = models.CharField(max_length=16, choices=settings.LANGUAGES, default="en")
     erased_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta(AbstractUser.Meta):
-        swappable = "AUTH_USER_MODEL"
-
 
 class AreaLevel(models.TextChoices):
     NATION = "nation", _("Nation")
@@ -90,7 +87,10 @@ class AdministrativeArea(TimeStampedModel):
         if self.geometry is not None and not self.geometry.valid:
             raise ValidationError({"geometry": f"Invalid geometry: {self.geometry.valid_reason}"})
         if self.parent is not None:
-            if self.level != AreaLevel.ZONE and AREA_LEVEL_RANK[AreaLevel(self.parent.level)] >= AREA_LEVEL_RANK[AreaLevel(self.level)]:
+            if (
+                self.level != AreaLevel.ZONE
+                and AREA_LEVEL_RANK[AreaLevel(self.parent.level)] >= AREA_LEVEL_RANK[AreaLevel(self.level)]
+            ):
                 raise ValidationError({"parent": f"A {self.level} cannot be inside a {self.parent.level}."})
             if self.pk is not None and f"/{self.pk}/" in self.parent.path:
                 raise ValidationError({"parent": "An area cannot be inside itself."})
@@ -121,7 +121,11 @@ class Organisation(TimeStampedModel):
     name = models.CharField(max_length=200, unique=True)
     kind = models.CharField(max_length=32, choices=OrganisationKind.choices)
     area = models.ForeignKey(
-        AdministrativeArea, null=True, blank=True, on_delete=models.PROTECT, related_name="organisations",
+        AdministrativeArea,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="organisations",
         help_text="The area the organisation is based in or responsible for.",
     )
     is_active = models.BooleanField(default=True)
@@ -333,7 +337,9 @@ class Consent(models.Model):
         ordering = ["given_at", "id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["user", "purpose"], condition=Q(withdrawn_at__isnull=True), name="consent_one_active_per_purpose"
+                fields=["user", "purpose"],
+                condition=Q(withdrawn_at__isnull=True),
+                name="consent_one_active_per_purpose",
             )
         ]
 

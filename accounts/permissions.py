@@ -49,7 +49,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.OFFICIAL: frozenset({PARTICIPATE, VIEW_RESIDENT_COUNTS, HOST_ROOMS, VIEW_SHELTERS}),
     Role.ALERT_DRAFTER: frozenset({VIEW_RESIDENT_COUNTS, DRAFT_ALERTS, VIEW_SHELTERS}),
     Role.ALERT_APPROVER: frozenset({VIEW_RESIDENT_COUNTS, APPROVE_ALERTS, VIEW_SHELTERS}),
-    Role.SHELTER_MANAGER: frozenset({VIEW_RESIDENT_COUNTS, VIEW_RESIDENTS, MANAGE_SHELTERS, VIEW_SHELTERS, VIEW_ASSETS}),
+    Role.SHELTER_MANAGER: frozenset(
+        {VIEW_RESIDENT_COUNTS, VIEW_RESIDENTS, MANAGE_SHELTERS, VIEW_SHELTERS, VIEW_ASSETS}
+    ),
     Role.ASSET_OWNER: frozenset({MANAGE_ASSETS}),
     Role.MODERATOR: frozenset({PARTICIPATE, MODERATE_ROOMS}),
     Role.AUDITOR: frozenset({VIEW_AUDIT, VIEW_RESIDENT_COUNTS}),
@@ -72,9 +74,7 @@ def _desired_permissions(user: User, now: datetime) -> set[tuple[str, int]]:
     desired: set[tuple[str, int]] = set()
     for role, area_id in Membership.objects.active(now).filter(user=user).values_list("role", "area_id"):
         desired.update((perm, area_id) for perm in ROLE_PERMISSIONS[role])
-    staff_orgs = (
-        Membership.objects.active(now).filter(user=user).exclude(role=Role.RESIDENT).values("organisation_id")
-    )
+    staff_orgs = Membership.objects.active(now).filter(user=user).exclude(role=Role.RESIDENT).values("organisation_id")
     agreements = DataSharingAgreement.objects.active(now).filter(grantee__in=staff_orgs).prefetch_related("areas")
     for agreement in agreements:
         perms = {DATA_KIND_PERMISSIONS[kind] for kind in agreement.data_kinds if kind in DATA_KIND_PERMISSIONS}
@@ -113,7 +113,9 @@ def permissions_sync_user(*, user: User, now: datetime | None = None) -> None:
         for perm, area_ids in _group_by_perm(current - desired).items():
             remove_perm(f"accounts.{perm}", user, AdministrativeArea.objects.filter(pk__in=area_ids))
         for perm, area_ids in _group_by_perm(desired - current).items():
-            assign_perm(f"accounts.{perm}", user, AdministrativeArea.objects.filter(pk__in=area_ids))
+            # guardian bulk-assigns over a queryset at run time; its annotation names only a single Model.
+            areas = AdministrativeArea.objects.filter(pk__in=area_ids)
+            assign_perm(f"accounts.{perm}", user, areas)  # type: ignore[arg-type]
         PermissionState.objects.update_or_create(
             user=user, defaults={"synced_at": now, "next_change_at": _next_change(user, now)}
         )
@@ -137,8 +139,7 @@ def permissions_refresh_due(*, now: datetime | None = None) -> int:
     """Recompute the users whose permissions change by time alone at or before `now`; return how many."""
     now = now or timezone.now()
     due = User.objects.filter(
-        Q(permissionstate__next_change_at__lte=now)
-        | Q(permissionstate__isnull=True, memberships__isnull=False)
+        Q(permissionstate__next_change_at__lte=now) | Q(permissionstate__isnull=True, memberships__isnull=False)
     ).distinct()
     count = 0
     for user in due:
@@ -178,7 +179,12 @@ def areas_held(user: User, perm: str) -> QuerySet[AdministrativeArea]:
         return AdministrativeArea.objects.filter(parent__isnull=True)
     _ensure_fresh(user)
     return get_objects_for_user(
-        user, f"accounts.{perm}", klass=AdministrativeArea, use_groups=False, with_superuser=False, accept_global_perms=False
+        user,
+        f"accounts.{perm}",
+        klass=AdministrativeArea,
+        use_groups=False,
+        with_superuser=False,
+        accept_global_perms=False,
     )
 
 

@@ -46,9 +46,11 @@ def organisation_list() -> QuerySet[Organisation]:
 def membership_list_for_user(*, user: User) -> QuerySet[Membership]:
     """One's own memberships, and those over areas one manages memberships in."""
     managed = permissions.areas_covered(user, permissions.MANAGE_MEMBERSHIPS)
-    return Membership.objects.filter(Q(user=user) | Q(area__in=managed)).select_related(
-        "organisation", "area", "user"
-    ).distinct()
+    return (
+        Membership.objects.filter(Q(user=user) | Q(area__in=managed))
+        .select_related("organisation", "area", "user")
+        .distinct()
+    )
 
 
 def membership_get_for_user(*, user: User, membership_id: int) -> Membership:
@@ -130,7 +132,12 @@ def resident_counts(*, user: User, area: AdministrativeArea) -> dict[str, int]:
         .exclude(needs__kind__isnull=True)
         .values_list("needs__kind", "n")
     )
-    return {"living_here": at_home, "last_seen_here": present, "subscribed": subscribed, **{f"need_{k}": v for k, v in needs.items()}}
+    return {
+        "living_here": at_home,
+        "last_seen_here": present,
+        "subscribed": subscribed,
+        **{f"need_{k}": v for k, v in needs.items()},
+    }
 
 
 def audit_events_for_user(*, user: User) -> QuerySet[AuditEvent]:

@@ -146,9 +146,7 @@ def area_update(
 # Organisations ---------------------------------------------------------------------------------------
 
 
-def organisation_create(
-    *, actor: User | None, name: str, kind: str, area: AdministrativeArea | None
-) -> Organisation:
+def organisation_create(*, actor: User | None, name: str, kind: str, area: AdministrativeArea | None) -> Organisation:
     if actor is not None and not actor.is_superuser:
         if area is None:
             raise PermissionDenied("Only a platform superuser may create an organisation with no area.")
@@ -216,9 +214,7 @@ def membership_grant(
     return membership
 
 
-def membership_set_validity(
-    *, actor: User | None, membership: Membership, valid_until: datetime | None
-) -> Membership:
+def membership_set_validity(*, actor: User | None, membership: Membership, valid_until: datetime | None) -> Membership:
     _require(actor, permissions.MANAGE_MEMBERSHIPS, [membership.area], "change roles")
     if valid_until is not None and valid_until <= membership.valid_from:
         raise ValidationFailed("valid_until must be after valid_from.", fields={"valid_until": "before valid_from"})
@@ -251,9 +247,7 @@ def membership_revoke(*, actor: User | None, membership: Membership) -> Membersh
 
 
 def _is_administrator_of(actor: User, organisation: Organisation) -> bool:
-    return Membership.objects.active().filter(
-        user=actor, organisation=organisation, role=Role.ADMINISTRATOR
-    ).exists()
+    return Membership.objects.active().filter(user=actor, organisation=organisation, role=Role.ADMINISTRATOR).exists()
 
 
 def agreement_create(
@@ -370,7 +364,11 @@ def user_update(
     *, user: User, preferred_language: str | None = None, first_name: str | None = None, last_name: str | None = None
 ) -> User:
     changed: list[str] = []
-    for field, value in (("preferred_language", preferred_language), ("first_name", first_name), ("last_name", last_name)):
+    for field, value in (
+        ("preferred_language", preferred_language),
+        ("first_name", first_name),
+        ("last_name", last_name),
+    ):
         if value is not None and getattr(user, field) != value:
             setattr(user, field, value)
             changed.append(field)
@@ -394,7 +392,9 @@ def consent_give(*, user: User, purpose: str, version: str) -> Consent:
     if not version or len(version) > 32:
         raise ValidationFailed("Name the version of the text consented to.", fields={"version": "invalid"})
     with transaction.atomic():
-        current = Consent.objects.select_for_update().filter(user=user, purpose=purpose, withdrawn_at__isnull=True).first()
+        current = (
+            Consent.objects.select_for_update().filter(user=user, purpose=purpose, withdrawn_at__isnull=True).first()
+        )
         if current is not None and current.version == version:
             return current
         if current is not None:
@@ -431,7 +431,9 @@ def has_consent(*, user: User, purpose: str) -> bool:
 
 def _check_point(point: Point) -> Point:
     if point.srid not in (None, 4326):
-        point = point.transform(4326, clone=True)
+        transformed = point.transform(4326, clone=True)
+        assert isinstance(transformed, Point)
+        point = transformed
     point.srid = 4326
     if not (-180 <= point.x <= 180 and -90 <= point.y <= 90):
         raise ValidationFailed("Longitude must be within ±180 and latitude within ±90.", fields={"location": "range"})

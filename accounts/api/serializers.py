@@ -2,7 +2,6 @@
 
 from django.contrib.gis.geos import Point
 from rest_framework import serializers
-from commsplatform.core.geojson import GeoJsonField
 
 from accounts.models import (
     AdministrativeArea,
@@ -22,6 +21,7 @@ from accounts.models import (
     Subscription,
     User,
 )
+from commsplatform.core.geojson import GeoJsonField
 from commsplatform.core.models import AuditEvent
 
 
@@ -47,7 +47,8 @@ class AreaCreateSerializer(serializers.Serializer[None]):
     name = serializers.CharField(max_length=200)
     code = serializers.CharField(max_length=64)
     level = serializers.ChoiceField(choices=AreaLevel.choices)
-    parent = serializers.PrimaryKeyRelatedField(queryset=AdministrativeArea.objects.all())
+    # DRF's metaclass moves declared fields off the class, so this does not shadow Field.parent at run time.
+    parent = serializers.PrimaryKeyRelatedField(queryset=AdministrativeArea.objects.all())  # type: ignore[assignment]
     geometry = GeoJsonField()
     properties = serializers.JSONField(required=False)
 
@@ -74,8 +75,17 @@ class MembershipSerializer(serializers.ModelSerializer[Membership]):
     class Meta:
         model = Membership
         fields = [
-            "id", "user", "username", "organisation", "role", "area",
-            "valid_from", "valid_until", "revoked_at", "granted_by", "is_active",
+            "id",
+            "user",
+            "username",
+            "organisation",
+            "role",
+            "area",
+            "valid_from",
+            "valid_until",
+            "revoked_at",
+            "granted_by",
+            "is_active",
         ]
         read_only_fields = fields
 
@@ -100,8 +110,17 @@ class AgreementSerializer(serializers.ModelSerializer[DataSharingAgreement]):
     class Meta:
         model = DataSharingAgreement
         fields = [
-            "id", "grantor", "grantee", "data_kinds", "areas", "purpose", "legal_reference",
-            "valid_from", "valid_until", "revoked_at", "created_by",
+            "id",
+            "grantor",
+            "grantee",
+            "data_kinds",
+            "areas",
+            "purpose",
+            "legal_reference",
+            "valid_from",
+            "valid_until",
+            "revoked_at",
+            "created_by",
         ]
         read_only_fields = fields
 
@@ -140,8 +159,14 @@ class ResidentSerializer(serializers.ModelSerializer[ResidentProfile]):
     class Meta:
         model = ResidentProfile
         fields = [
-            "id", "user", "username", "preferred_language", "home_location",
-            "last_location", "last_location_at", "needs",
+            "id",
+            "user",
+            "username",
+            "preferred_language",
+            "home_location",
+            "last_location",
+            "last_location_at",
+            "needs",
         ]
         read_only_fields = fields
 
@@ -198,8 +223,18 @@ class AuditEventSerializer(serializers.ModelSerializer[AuditEvent]):
     class Meta:
         model = AuditEvent
         fields = [
-            "seq", "at", "actor_id", "action", "object_type", "object_id",
-            "area_id", "source", "request_id", "data", "prev_hash", "hash",
+            "seq",
+            "at",
+            "actor_id",
+            "action",
+            "object_type",
+            "object_id",
+            "area_id",
+            "source",
+            "request_id",
+            "data",
+            "prev_hash",
+            "hash",
         ]
         read_only_fields = fields
 

@@ -24,7 +24,11 @@ urlpatterns = [
     path("me/needs/", views.MeNeedListApi.as_view(), name="me-need-list"),
     path("me/needs/<str:kind>/", views.MeNeedDetailApi.as_view(), name="me-need-detail"),
     path("me/subscriptions/", views.MeSubscriptionListApi.as_view(), name="me-subscription-list"),
-    path("me/subscriptions/<int:subscription_id>/", views.MeSubscriptionDetailApi.as_view(), name="me-subscription-detail"),
+    path(
+        "me/subscriptions/<int:subscription_id>/",
+        views.MeSubscriptionDetailApi.as_view(),
+        name="me-subscription-detail",
+    ),
     path("me/channels/", views.MeChannelListApi.as_view(), name="me-channel-list"),
     path("me/channels/<int:identity_id>/", views.MeChannelDetailApi.as_view(), name="me-channel-detail"),
     path("audit/events/", views.AuditEventListApi.as_view(), name="audit-events"),

@@ -3,10 +3,9 @@
 from typing import Any
 
 from django.db.models import QuerySet
-from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import IsAuthenticatedOrReadOnly
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -46,7 +45,7 @@ def _valid(serializer_class: type[Any], data: Any, **kwargs: Any) -> dict[str, A
 
 
 class AreaListApi(generics.ListAPIView[AdministrativeArea]):
-    permission_classes = [AllowAny]
+    permission_classes = [IsAuthenticatedOrReadOnly]
     serializer_class = s.AreaSummarySerializer
 
     def get_queryset(self) -> QuerySet[AdministrativeArea]:
@@ -59,15 +58,13 @@ class AreaListApi(generics.ListAPIView[AdministrativeArea]):
 
     @extend_schema(request=s.AreaCreateSerializer, responses={201: s.AreaDetailSerializer})
     def post(self, request: Request) -> Response:
-        if not request.user.is_authenticated:
-            return Response({"detail": _("Authentication credentials were not provided.")}, status=401)
         data = _valid(s.AreaCreateSerializer, request.data)
         area = services.area_create(actor=_user(request), **data)
         return Response(s.AreaDetailSerializer(area).data, status=status.HTTP_201_CREATED)
 
 
 class AreaDetailApi(APIView):
-    permission_classes = [AllowAny]
+    permission_classes = [IsAuthenticatedOrReadOnly]
 
     @extend_schema(responses=s.AreaDetailSerializer)
     def get(self, request: Request, area_id: int) -> Response:
@@ -75,8 +72,6 @@ class AreaDetailApi(APIView):
 
     @extend_schema(request=s.AreaUpdateSerializer, responses=s.AreaDetailSerializer)
     def patch(self, request: Request, area_id: int) -> Response:
-        if not request.user.is_authenticated:
-            return Response({"detail": _("Authentication credentials were not provided.")}, status=401)
         area = selectors.area_get(area_id=area_id)
         data = _valid(s.AreaUpdateSerializer, request.data)
         area = services.area_update(actor=_user(request), area=area, **data)
@@ -361,4 +356,3 @@ class AuditVerifyApi(APIView):
         return Response(
             {"ok": report.ok, "checked": report.checked, "broken_seq": report.broken_seq, "reason": report.reason}
         )
-

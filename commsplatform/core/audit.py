@@ -129,11 +129,15 @@ def audit_chain_verify(*, chunk_size: int = 5000) -> ChainReport:
     checked = 0
     for event in AuditEvent.objects.order_by("seq").iterator(chunk_size=chunk_size):
         if event.seq != expected_seq:
-            return ChainReport(False, checked, expected_seq, f"event #{expected_seq} is missing (next stored is #{event.seq})")
+            return ChainReport(
+                False, checked, expected_seq, f"event #{expected_seq} is missing (next stored is #{event.seq})"
+            )
         if event.prev_hash != prev_hash:
             return ChainReport(False, checked, event.seq, f"event #{event.seq} does not link to event #{event.seq - 1}")
         if not hmac.compare_digest(_digest_of(event), event.hash):
-            return ChainReport(False, checked, event.seq, f"event #{event.seq} was altered (its hash does not match its content)")
+            return ChainReport(
+                False, checked, event.seq, f"event #{event.seq} was altered (its hash does not match its content)"
+            )
         prev_hash = event.hash
         expected_seq += 1
         checked += 1
@@ -141,7 +145,9 @@ def audit_chain_verify(*, chunk_size: int = 5000) -> ChainReport:
     head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS_HASH)
     if head_seq != checked:
         missing = checked + 1
-        return ChainReport(False, checked, missing, f"event #{missing} is missing (the chain head records {head_seq} events)")
+        return ChainReport(
+            False, checked, missing, f"event #{missing} is missing (the chain head records {head_seq} events)"
+        )
     if head_hash != prev_hash:
         return ChainReport(False, checked, checked, f"event #{checked} does not match the chain head")
     return ChainReport(True, checked)

@@ -41,5 +41,5 @@ class GeoJsonField(GeometryField):
             return super().to_internal_value(value)
         except serializers.ValidationError:
             raise
-        except Exception as exc:  # noqa: BLE001 - GDAL/GEOS raise several types for malformed coordinates
+        except Exception as exc:
             raise serializers.ValidationError(f"Invalid GeoJSON geometry: {exc}") from exc

@@ -3,19 +3,27 @@
 The channel layer is in memory for unit tests unless TEST_CHANNEL_LAYER=redis asks for the real one.
 """
 
+import os
+
 from commsplatform.settings.base import *  # noqa: F403
-from commsplatform.settings.base import REDIS_URL, env
+from commsplatform.settings.base import DATABASES, REDIS_URL, VAR_DIR, env
 
 DEBUG = False
+if DATABASES["default"]["ENGINE"].endswith("spatialite"):
+    # A file, as in production: an in-memory shared-cache database fails concurrent writers at once
+    # ("table is locked") instead of queueing them, which would hide or fake concurrency bugs.
+    # One file per test run (so parallel runs never share it); processes the run starts inherit its path.
+    VAR_DIR.mkdir(exist_ok=True)
+    os.environ.setdefault("TEST_SQLITE_PATH", str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3"))
+    DATABASES["default"]["TEST"] = {"NAME": os.environ["TEST_SQLITE_PATH"]}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 if env("TEST_CHANNEL_LAYER", default="memory") == "memory":
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 else:
-    CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
-    }
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
 HEALTH_CHECK_TIMEOUT = 1.0
+STATIC_ROOT = None  # nothing is collected for tests; whitenoise then has no folder to look for
 AUDIT_CHAIN_KEY = "test-audit-key"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -13,5 +13,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         report = audit_chain_verify()
         if not report.ok:
-            raise CommandError(f"audit chain broken at event #{report.broken_seq}: {report.reason} ({report.checked} verified before it)")
+            raise CommandError(
+                f"audit chain broken at event #{report.broken_seq}: {report.reason} "
+                f"({report.checked} verified before it)"
+            )
         self.stdout.write(f"ok: {report.checked} events verified")
