@@ -21,7 +21,6 @@ from accounts.models import (
     Role,
     User,
 )
-from commsplatform.core.audit import audit_record
 
 DEMO_PASSWORD_DEFAULT = "demo-password-2026"  # noqa: S105 - a local demo's documented password, not a secret
 DEMO_SUPERUSER = "demo-admin"
@@ -230,8 +229,4 @@ def _load_people(*, city: AdministrativeArea, district: AdministrativeArea, pass
             services.resident_set_home(user=user, location=Point(home.x, home.y, srid=4326))
             services.subscription_add(user=user, area=city)
     admin = services.user_create(username=DEMO_SUPERUSER, password=password, first_name="Demo")
-    # accounts.services has no service for staff flags yet; this is the one write made outside it.
-    admin.is_staff = True
-    admin.is_superuser = True
-    admin.save(update_fields=["is_staff", "is_superuser"])
-    audit_record(action="accounts.user_superuser_granted", target=admin)
+    services.user_set_staff(actor=None, user=admin, is_staff=True, is_superuser=True)

@@ -381,6 +381,22 @@ def user_update(
     return user
 
 
+def user_set_staff(*, actor: User | None, user: User, is_staff: bool, is_superuser: bool) -> User:
+    """Make someone platform staff or superuser (Django admin access); only a superuser or the system may."""
+    if actor is not None and not actor.is_superuser:
+        raise PermissionDenied("Only a platform superuser may change who is staff or superuser.")
+    if (user.is_staff, user.is_superuser) == (is_staff, is_superuser):
+        return user
+    with transaction.atomic():
+        user.is_staff = is_staff
+        user.is_superuser = is_superuser
+        user.save(update_fields=["is_staff", "is_superuser"])
+        audit_record(
+            action="accounts.user_staff_changed", target=user, data={"is_staff": is_staff, "is_superuser": is_superuser}
+        )
+    return user
+
+
 def _profile(user: User) -> ResidentProfile:
     profile, _ = ResidentProfile.objects.get_or_create(user=user)
     return profile

@@ -232,4 +232,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        # GEOS prints a notice for every invalid geometry it is asked about; the callers report those
+        # themselves, with the feature and the reason, so the notices are only noise.
+        "django.contrib.gis": {"level": env("GIS_LOG_LEVEL", default="ERROR")},
+    },
 }
