@@ -5,6 +5,6 @@ from celery import shared_task
 from accounts.permissions import permissions_refresh_due
 
 
-@shared_task(name="accounts.permissions_refresh", queue="default", time_limit=600, soft_time_limit=570)
+@shared_task(name="accounts.permissions_refresh", time_limit=600, soft_time_limit=570)
 def permissions_refresh() -> int:
     return permissions_refresh_due()

@@ -9,7 +9,7 @@ from commsplatform.core.audit import audit_chain_verify
 logger = logging.getLogger(__name__)
 
 
-@shared_task(name="core.audit_verify", queue="default", time_limit=1800, soft_time_limit=1700)
+@shared_task(name="core.audit_verify", time_limit=1800, soft_time_limit=1700)
 def audit_verify() -> dict[str, object]:
     report = audit_chain_verify()
     if not report.ok:

@@ -5,9 +5,13 @@ The embedded defaults run on a fresh machine: a SpatiaLite file under var/ and a
 
 from pathlib import Path
 
+import django_stubs_ext
 import environ
 
 from commsplatform.sqlite_driver import use_pysqlite3
+
+# Lets generic classes such as ModelAdmin[Model] be subscripted at run time, as the type checker sees them.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -151,9 +155,12 @@ CELERY_TASK_QUEUES_NAMES = [
     "classifier",
     *[f"deliveries.{name}" for name in CELERY_DELIVERY_TRANSPORTS],
 ]
+# Every task is routed here, by name, so one place says which queue each family runs on.
 CELERY_TASK_ROUTES = {
     "alerts.*": {"queue": "alerts"},
     "classifier.*": {"queue": "classifier"},
+    "accounts.*": {"queue": "default"},
+    "core.*": {"queue": "default"},
 }
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
