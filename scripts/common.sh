@@ -7,8 +7,9 @@ cd "$ROOT"
 
 PYTHON=${PYTHON:-python3}
 VENV="$ROOT/.venv"
-# ../shared/data holds externally authored demo and test material; it is used when present.
-SHARED_DATA="$ROOT/../shared/data"
+# ../shared/data (or SHARED_DATA_DIR, as in the tests) holds externally authored demo and test material;
+# it is used when present.
+SHARED_DATA=${SHARED_DATA_DIR:-$ROOT/../shared/data}
 
 # Debian packages for GeoDjango on SpatiaLite, building pysqlite3 from source, Redis, and curl (health polling).
 SYSTEM_PACKAGES_RUN=(gdal-bin libsqlite3-mod-spatialite libsqlite3-dev binutils libproj-dev redis-server gcc libc6-dev curl)
