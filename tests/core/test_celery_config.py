@@ -11,7 +11,14 @@ def _queue_of(task_name: str) -> str:
 
 def test_named_queues_are_declared():
     declared = {q.name for q in app.conf.task_queues}
-    assert {"default", "alerts", "classifier", "deliveries.websocket", "deliveries.email", "deliveries.telegram"} <= declared
+    assert {
+        "default",
+        "alerts",
+        "classifier",
+        "deliveries.websocket",
+        "deliveries.email",
+        "deliveries.telegram",
+    } <= declared
 
 
 def test_tasks_are_routed_by_family():

@@ -88,7 +88,7 @@ def test_all_ok_with_database_redis_and_a_worker(client, worker):
         "redis": "ok",
         "celery": "ok",
     }
-    assert body["checks"]["celery"]["workers"] >= 1
+    assert body["checks"]["celery"]["workers_answered"] >= 1
 
 
 @pytest.mark.services
