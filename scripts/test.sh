@@ -41,12 +41,13 @@ as_pg() {
 eval "pytest_args=(${PYTEST_ARGS:-})"
 
 # pytest with the given lane environment; "no tests collected" (exit 5) counts as a failure.
+# REQUIRE_SERVICES=1: a test that needs Redis fails, rather than skips, when Redis is not there.
 run_pytest() {
     local lane=$1 rc=0
     shift
     say "pytest, $lane lane"
     env -u DATABASE_URL -u CELERY_BROKER_URL -u CELERY_RESULT_BACKEND -u CHANNEL_LAYER_REDIS_URL \
-        -u TEST_CHANNEL_LAYER -u DJANGO_SETTINGS_MODULE "$@" python -m pytest "${pytest_args[@]}" || rc=$?
+        -u TEST_CHANNEL_LAYER -u DJANGO_SETTINGS_MODULE REQUIRE_SERVICES=1 "$@" python -m pytest "${pytest_args[@]}" || rc=$?
     [ $rc -eq 5 ] && say "pytest collected no tests in the $lane lane"
     return $rc
 }
