@@ -18,7 +18,7 @@ from django.contrib.gis.geos import GeometryCollection, GEOSException, GEOSGeome
 from django.db import transaction
 
 from accounts import services
-from accounts.models import AREA_LEVEL_RANK, AdministrativeArea, AreaLevel, User
+from accounts.models import AdministrativeArea, AreaLevel, User, area_level_fits
 from commsplatform.core.errors import DomainError, ValidationFailed
 
 NAME_MAX_LENGTH = AdministrativeArea._meta.get_field("name").max_length or 200
@@ -152,8 +152,8 @@ def area_import(
             parent_area = area_parent_resolve(reference=parent)
         except ValidationFailed as exc:
             errors.append(FeatureError(None, f"parent: {exc.message}"))
-    if parent_area is not None and level in AreaLevel.values and level != AreaLevel.ZONE:
-        if AREA_LEVEL_RANK[AreaLevel(parent_area.level)] >= AREA_LEVEL_RANK[AreaLevel(level)]:
+    if parent_area is not None and level in AreaLevel.values:
+        if not area_level_fits(parent_level=parent_area.level, level=level):
             errors.append(FeatureError(None, f"a {level} cannot be inside a {parent_area.level} ({parent_area.code})"))
 
     candidates, repaired = _read_candidates(

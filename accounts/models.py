@@ -40,6 +40,11 @@ AREA_LEVEL_RANK = {
 }
 
 
+def area_level_fits(*, parent_level: str, level: str) -> bool:
+    """Whether an area of `level` may sit inside one of `parent_level`: zones anywhere, others below their parent."""
+    return level == AreaLevel.ZONE or AREA_LEVEL_RANK[AreaLevel(parent_level)] < AREA_LEVEL_RANK[AreaLevel(level)]
+
+
 class AdministrativeArea(TimeStampedModel):
     """A node of the area tree. `path` is the chain of ids from the root ("/1/7/42/") for subtree queries."""
 
@@ -87,10 +92,7 @@ class AdministrativeArea(TimeStampedModel):
         if self.geometry is not None and not self.geometry.valid:
             raise ValidationError({"geometry": f"Invalid geometry: {self.geometry.valid_reason}"})
         if self.parent is not None:
-            if (
-                self.level != AreaLevel.ZONE
-                and AREA_LEVEL_RANK[AreaLevel(self.parent.level)] >= AREA_LEVEL_RANK[AreaLevel(self.level)]
-            ):
+            if not area_level_fits(parent_level=self.parent.level, level=self.level):
                 raise ValidationError({"parent": f"A {self.level} cannot be inside a {self.parent.level}."})
             if self.pk is not None and f"/{self.pk}/" in self.parent.path:
                 raise ValidationError({"parent": "An area cannot be inside itself."})

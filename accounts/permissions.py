@@ -167,10 +167,6 @@ def user_has_area_perm(user: User, perm: str, area: AdministrativeArea) -> bool:
     ).exists()
 
 
-def user_has_perm_over_all(user: User, perm: str, areas: Iterable[AdministrativeArea]) -> bool:
-    return all(user_has_area_perm(user, perm, area) for area in areas)
-
-
 def areas_held(user: User, perm: str) -> QuerySet[AdministrativeArea]:
     """The areas on which the user holds `perm` directly (roots of what they cover)."""
     if not user.is_authenticated or not user.is_active:

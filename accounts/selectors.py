@@ -8,6 +8,7 @@ from accounts.models import (
     DataSharingAgreement,
     Membership,
     Organisation,
+    ResidentNeed,
     ResidentProfile,
     Role,
     User,
@@ -32,11 +33,6 @@ def area_get(*, area_id: int) -> AdministrativeArea:
     if area is None:
         raise NotFound(f"No area with id {area_id}.")
     return area
-
-
-def area_containing(*, point_wkt: str, level: str | None = None) -> QuerySet[AdministrativeArea]:
-    areas = AdministrativeArea.objects.filter(geometry__contains=point_wkt)
-    return areas.filter(level=level) if level else areas
 
 
 def organisation_list() -> QuerySet[Organisation]:
@@ -126,11 +122,10 @@ def resident_counts(*, user: User, area: AdministrativeArea) -> dict[str, int]:
     present = residents.filter(last_location__within=area.geometry).count()
     subscribed = area.subscriptions.filter(user__is_active=True).count()
     needs = dict(
-        residents.filter(home_location__within=area.geometry)
-        .values_list("needs__kind")
+        ResidentNeed.objects.filter(profile__user__is_active=True, profile__home_location__within=area.geometry)
+        .values("kind")
         .annotate(n=Count("pk"))
-        .exclude(needs__kind__isnull=True)
-        .values_list("needs__kind", "n")
+        .values_list("kind", "n")
     )
     return {
         "living_here": at_home,

@@ -94,6 +94,8 @@ def audit_record(
     with transaction.atomic():
         head = AuditChainHead.objects.select_for_update().filter(pk=1).first()
         if head is None:
+            # The genesis migration creates the row; a database flushed since (as transactional
+            # tests do between tests) has lost it, and the first append starts the chain again.
             head = AuditChainHead.objects.create(pk=1, seq=0, hash=GENESIS_HASH)
         event = AuditEvent(
             seq=head.seq + 1,

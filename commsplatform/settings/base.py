@@ -18,7 +18,7 @@ VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
 
-HAVE_PYSQLITE3 = use_pysqlite3()
+use_pysqlite3()
 
 SECRET_KEY = env("SECRET_KEY", default="insecure-local-development-key-change-me")
 DEBUG = env.bool("DEBUG", default=False)
@@ -144,7 +144,6 @@ CHANNEL_LAYERS = {
 }
 
 # Celery: named queues; alerts (targeting, fan-out), one per delivery transport, classifier, default.
-ALERT_TRANSPORTS: dict[str, str] = {}
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=REDIS_URL)
 CELERY_TASK_DEFAULT_QUEUE = "default"

@@ -10,6 +10,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+from accounts import services
 from accounts.models import Role
 from tests.factories import AreaTree, OrganisationFactory, UserFactory, grant, resident_at
 
@@ -106,9 +107,13 @@ def test_reads_return_only_what_lies_inside_the_area(api, tree, role):
 def test_counts_are_aggregates_of_the_area(api, tree):
     actor = UserFactory.create()
     grant(actor, "official", tree.city_a, tree.organisation)
-    resident_at(2, 2)
+    needing = resident_at(2, 2)
+    services.consent_give(user=needing, purpose="needs_mobility", version="1")
+    services.resident_need_set(user=needing, kind="mobility")
     resident_at(7, 7)
-    resident_at(25, 5)
+    outside = resident_at(25, 5)
+    services.consent_give(user=outside, purpose="needs_mobility", version="1")
+    services.resident_need_set(user=outside, kind="mobility")
     api.force_authenticate(actor)
 
     city = api.get(f"/api/accounts/areas/{tree.city_a.pk}/counts/").json()
@@ -116,6 +121,7 @@ def test_counts_are_aggregates_of_the_area(api, tree):
 
     assert city["living_here"] == 2
     assert district["living_here"] == 1
+    assert city["need_mobility"] == 1, "the resident in city B is not counted"
 
 
 @pytest.mark.django_db
