@@ -10,6 +10,8 @@ agreement changes, and before use once a start or an end date has passed, so exp
 from collections.abc import Iterable
 from datetime import datetime
 
+from django.contrib.gis.db.models import Union
+from django.contrib.gis.geos import GEOSGeometry
 from django.db import transaction
 from django.db.models import Min, Q, QuerySet
 from django.utils import timezone
@@ -208,3 +210,17 @@ def area_perms_of(user: User, area: AdministrativeArea) -> set[str]:
     for ancestor in AdministrativeArea.objects.filter(pk__in=area.ancestor_ids):
         perms.update(get_perms(user, ancestor))
     return perms
+
+
+def user_covers_geometry(user: User, perm: str, geometry: GEOSGeometry) -> bool:
+    """True when the areas on which the user holds `perm` together cover the geometry (within ~10 cm)."""
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    held = areas_held(user, perm)
+    # Most often one area covers it alone; only otherwise are the held areas united.
+    if held.filter(geometry__covers=geometry).exists():
+        return True
+    union = held.aggregate(union=Union("geometry"))["union"]
+    return union is not None and union.buffer(1e-6).covers(geometry)

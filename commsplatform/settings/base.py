@@ -169,7 +169,15 @@ CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=300)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=270)
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# Priorities on Redis: each queue is split into priority levels and the lowest number is taken first,
+# so that life-safety alerts' deliveries overtake routine ones already queued.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 3600,
+    "queue_order_strategy": "priority",
+    "priority_steps": list(range(10)),
+    "sep": ":",
+}
+CELERY_TASK_DEFAULT_PRIORITY = 5
 CELERY_BEAT_SCHEDULE_FILENAME = env("CELERY_BEAT_SCHEDULE_FILENAME", default=str(VAR_DIR / "celerybeat-schedule"))
 CELERY_BEAT_SCHEDULE = {
     "accounts.permissions_refresh": {
@@ -180,6 +188,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "core.audit_verify",
         "schedule": 3600.0,
     },
+    "alerts.redrive": {"task": "alerts.redrive", "schedule": 30.0},
+    "alerts.expire": {"task": "alerts.expire", "schedule": 60.0},
+    "alerts.poll_feeds": {"task": "alerts.poll_feeds", "schedule": 60.0},
 }
 
 # GDAL 3.6 (Debian 12) cannot block file and network access from a spatial reference. Nothing
@@ -225,7 +236,32 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = env.int("FILE_UPLOAD_MAX_MEMORY_SIZE", default=5 *
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
 EMAIL_HOST = env("EMAIL_HOST", default="127.0.0.1")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=15)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="alerts@localhost")
+
+# Alerts. CAP_SENDER identifies this system as the originator of the alerts it issues.
+CAP_SENDER = env("CAP_SENDER", default="alerts@commsplatform.invalid")
+CAP_IDENTIFIER_PREFIX = env("CAP_IDENTIFIER_PREFIX", default="commsplatform")
+# Transports, by name: each names its class; interface apps add theirs here (e.g. bots adds telegram).
+# Each transport's deliveries go to the Celery queue "deliveries.<name>".
+ALERT_TRANSPORTS = {
+    "websocket": "alerts.transports.websocket.WebsocketTransport",
+    "email": "alerts.transports.email.EmailTransport",
+}
+ALERT_DEFAULT_LIFETIME_HOURS = env.int("ALERT_DEFAULT_LIFETIME_HOURS", default=24)
+ALERT_LAST_LOCATION_MAX_AGE_HOURS = env.int("ALERT_LAST_LOCATION_MAX_AGE_HOURS", default=72)
+ALERT_CLAIM_TIMEOUT_SECONDS = env.int("ALERT_CLAIM_TIMEOUT_SECONDS", default=120)
+ALERT_REDRIVE_AFTER_SECONDS = env.int("ALERT_REDRIVE_AFTER_SECONDS", default=120)
+ALERT_MAX_ATTEMPTS = env.int("ALERT_MAX_ATTEMPTS", default=6)
+ALERT_RETRY_BASE_SECONDS = env.float("ALERT_RETRY_BASE_SECONDS", default=5.0)
+ALERT_RETRY_MAX_SECONDS = env.float("ALERT_RETRY_MAX_SECONDS", default=900.0)
+ALERT_STATS_PUSH_INTERVAL_SECONDS = env.float("ALERT_STATS_PUSH_INTERVAL_SECONDS", default=1.0)
+# The OASIS CAP XML schemas (CAP-v1.2.xsd, CAP-v1.1.xsd) used to validate imports and exports.
+CAP_SCHEMA_DIR = env("CAP_SCHEMA_DIR", default=str(BASE_DIR.parent / "shared" / "data" / "cap" / "schema"))
+CAP_MAX_DOCUMENT_BYTES = env.int("CAP_MAX_DOCUMENT_BYTES", default=2 * 1024 * 1024)
+# Sensor webhook: readings are signed with HMAC-SHA256 under this secret; empty refuses every reading.
+SENSOR_WEBHOOK_SECRET = env("SENSOR_WEBHOOK_SECRET", default="")
+SENSOR_WEBHOOK_MAX_SKEW_SECONDS = env.int("SENSOR_WEBHOOK_MAX_SKEW_SECONDS", default=300)
 
 TELEGRAM_BOT_TOKEN = env("TELEGRAM_BOT_TOKEN", default="")
 TELEGRAM_WEBHOOK_SECRET = env("TELEGRAM_WEBHOOK_SECRET", default="")

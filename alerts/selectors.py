@@ -1,0 +1,176 @@
+"""Reads of the alerts app, each with its permission check: who may see which alert, statistics, replies."""
+
+from typing import Any
+
+from django.db.models import Count, Max, Min, Q, QuerySet
+from django.utils import timezone
+
+from accounts import permissions
+from accounts.models import AdministrativeArea, User
+from alerts.models import Alert, AlertState, AlertTemplate, Delivery, DeliveryState, Reply, ReplyKind, Scope
+from commsplatform.core.errors import NotFound, PermissionDenied
+
+STAFF_PERMS = (permissions.DRAFT_ALERTS, permissions.APPROVE_ALERTS)
+
+
+def _staff_filter(user: User) -> Q | None:
+    """Alerts whose area meets an area where the user drafts or approves; None when they are staff nowhere."""
+    if user.is_superuser:
+        return Q()
+    condition = Q(pk__in=[])
+    found = False
+    for perm in STAFF_PERMS:
+        for area in permissions.areas_held(user, perm):
+            condition |= Q(geometry__intersects=area.geometry)
+            found = True
+    return condition if found else None
+
+
+def alert_list_for_user(*, user: User, state: str | None = None) -> QuerySet[Alert]:
+    """Staff see every alert meeting their areas (drafts included); others see issued public alerts."""
+    staff = _staff_filter(user)
+    if staff is None:
+        alerts = Alert.objects.filter(scope=Scope.PUBLIC).exclude(
+            state__in=[AlertState.DRAFT, AlertState.SUBMITTED, AlertState.APPROVED]
+        )
+    else:
+        alerts = Alert.objects.filter(staff | Q(drafted_by=user))
+    if state:
+        alerts = alerts.filter(state=state)
+    return alerts.select_related("drafted_by", "approved_by").prefetch_related("infos__areas")
+
+
+def alert_get_for_user(*, user: User, alert_id: int) -> Alert:
+    alert = alert_list_for_user(user=user).filter(pk=alert_id).first()
+    if alert is None:
+        raise NotFound("No such alert.")
+    return alert
+
+
+def alert_active_list(*, area: AdministrativeArea | None = None) -> QuerySet[Alert]:
+    """Issued, unexpired, public alerts (the public feed), optionally meeting an area."""
+    alerts = Alert.objects.filter(state=AlertState.ISSUED, scope=Scope.PUBLIC).filter(
+        Q(expires__isnull=True) | Q(expires__gt=timezone.now())
+    )
+    if area is not None:
+        alerts = alerts.filter(geometry__intersects=area.geometry)
+    return alerts.prefetch_related("infos__areas")
+
+
+def alert_require_staff(*, user: User, alert: Alert) -> None:
+    """Statistics, deliveries and replies of an alert are for staff over its area."""
+    if user.is_superuser or alert.drafted_by_id == user.pk:
+        return
+    if alert.geometry is None or not any(
+        permissions.areas_held(user, perm).filter(geometry__intersects=alert.geometry).exists() for perm in STAFF_PERMS
+    ):
+        raise PermissionDenied("Only staff responsible for this alert's area may see this.")
+
+
+def alert_stats(*, alert: Alert) -> dict[str, Any]:
+    """Targeted, queued, sent, failed by reason, replied; time to first and last delivery (seconds)."""
+    by_state: dict[str, int] = dict.fromkeys(DeliveryState.values, 0)
+    by_transport: dict[str, dict[str, int]] = {}
+    for row in Delivery.objects.filter(alert=alert).values("transport", "state").annotate(n=Count("pk")):
+        by_state[row["state"]] += row["n"]
+        by_transport.setdefault(row["transport"], dict.fromkeys(DeliveryState.values, 0))[row["state"]] = row["n"]
+    failed_by_reason = {
+        row["failed_reason"] or "unknown": row["n"]
+        for row in Delivery.objects.filter(alert=alert, state=DeliveryState.FAILED)
+        .values("failed_reason")
+        .annotate(n=Count("pk"))
+        .order_by("-n")[:20]
+    }
+    times = Delivery.objects.filter(alert=alert, state=DeliveryState.SENT).aggregate(
+        first=Min("sent_at"), last=Max("sent_at")
+    )
+    reachable = Delivery.objects.filter(alert=alert).values("recipient_id").distinct().count()
+    replies = dict(
+        Reply.objects.filter(alert=alert, is_latest=True).values_list("kind").annotate(n=Count("pk")).order_by()
+    )
+    started = alert.issued_at
+
+    def seconds_since_issue(value: Any) -> float | None:
+        return round((value - started).total_seconds(), 3) if value is not None and started is not None else None
+
+    return {
+        "alert_id": alert.pk,
+        "state": alert.state,
+        "targeted": alert.targeted_count,
+        "reachable": reachable,
+        "deliveries": sum(by_state.values()),
+        "by_state": by_state,
+        "by_transport": by_transport,
+        "failed_by_reason": failed_by_reason,
+        "replied": {kind: replies.get(kind, 0) for kind in ReplyKind.values},
+        "first_sent_at": times["first"].isoformat() if times["first"] else None,
+        "last_sent_at": times["last"].isoformat() if times["last"] else None,
+        "seconds_to_first": seconds_since_issue(times["first"]),
+        "seconds_to_last": seconds_since_issue(times["last"]),
+        "dispatch_completed": alert.dispatch_completed_at is not None,
+    }
+
+
+def delivery_list_for_user(*, user: User, alert: Alert, state: str | None = None) -> QuerySet[Delivery]:
+    alert_require_staff(user=user, alert=alert)
+    deliveries = Delivery.objects.filter(alert=alert).order_by("pk")
+    if state:
+        deliveries = deliveries.filter(state=state)
+    return deliveries
+
+
+def reply_counts_by_area(*, user: User, alert: Alert) -> list[dict[str, Any]]:
+    """Latest replies per administrative area (aggregates only: no individual is shown)."""
+    alert_require_staff(user=user, alert=alert)
+    rows = (
+        Reply.objects.filter(alert=alert, is_latest=True)
+        .values("area_id", "area__name", "area__level", "kind")
+        .annotate(n=Count("pk"))
+        .order_by("area__name")
+    )
+    areas: dict[int | None, dict[str, Any]] = {}
+    for row in rows:
+        entry = areas.setdefault(
+            row["area_id"],
+            {"area_id": row["area_id"], "name": row["area__name"] or "unknown", "level": row["area__level"] or ""},
+        )
+        entry[row["kind"]] = row["n"]
+    for entry in areas.values():
+        for kind in ReplyKind.values:
+            entry.setdefault(kind, 0)
+    return list(areas.values())
+
+
+def reply_need_help_list_for_user(*, user: User, alert: Alert) -> QuerySet[Reply]:
+    """Individual "I need help" replies, only in areas where the user may see residents (sensitive)."""
+    alert_require_staff(user=user, alert=alert)
+    replies = Reply.objects.filter(alert=alert, is_latest=True, kind=ReplyKind.NEED_HELP).select_related("area")
+    if user.is_superuser:
+        return replies
+    covered = permissions.areas_covered(user, permissions.VIEW_RESIDENTS)
+    return replies.filter(area__in=covered)
+
+
+def delivery_list_for_recipient(*, user: User) -> QuerySet[Delivery]:
+    """The alerts a person was sent, newest first."""
+    return (
+        Delivery.objects.filter(recipient=user)
+        .exclude(state__in=[DeliveryState.EXPIRED, DeliveryState.SUPERSEDED])
+        .select_related("alert")
+        .order_by("-pk")
+    )
+
+
+def template_list_for_user(*, user: User) -> QuerySet[AlertTemplate]:
+    if user.is_superuser:
+        return AlertTemplate.objects.all()
+    organisations = user.memberships.active().values("organisation_id")
+    covered = permissions.areas_covered(user, permissions.DRAFT_ALERTS)
+    return AlertTemplate.objects.filter(organisation__in=organisations, area__in=covered)
+
+
+def template_get_for_user(*, user: User, template_id: int) -> AlertTemplate:
+    template = template_list_for_user(user=user).filter(pk=template_id).first()
+    if template is None:
+        raise NotFound("No such template.")
+    return template

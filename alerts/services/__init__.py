@@ -1,0 +1,1 @@
+"""Writes of the alerts app, by sub-domain: drafting and lifecycle, dispatch, replies, CAP import, sensors."""
