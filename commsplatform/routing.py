@@ -2,4 +2,6 @@
 
 from django.urls import URLPattern, URLResolver
 
-websocket_urlpatterns: list[URLPattern | URLResolver] = []
+from alerts.routing import websocket_urlpatterns as alerts_websocket
+
+websocket_urlpatterns: list[URLPattern | URLResolver] = [*alerts_websocket]

@@ -161,7 +161,9 @@ def deliveries_send(*, transport_name: str, delivery_ids: Sequence[int]) -> Send
         for outcomes in transport.send(outgoing):
             _record(token, outcomes, report, attempts=attempts, priorities=priorities, alert_of=alert_of)
     for alert_id in alerts:
-        _push_stats(alert_id)
+        unfinished = Delivery.objects.filter(alert_id=alert_id, state__in=[DeliveryState.QUEUED, DeliveryState.CLAIMED])
+        # The last batch always pushes, so that staff see the final figures whatever the throttle.
+        _push_stats(alert_id, force=not unfinished.exists())
     return report
 
 

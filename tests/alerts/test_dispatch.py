@@ -7,31 +7,14 @@ from accounts.models import ChannelKind
 from alerts.models import AlertState, Delivery, DeliveryState
 from alerts.services import dispatch as dispatch_service
 from alerts.services import lifecycle
+from tests.alerts.conftest import Broker
 from tests.alerts.factories import content_over, issued_alert, staff_for, web_resident
 from tests.factories import AreaTree, UserFactory, resident_at
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _no_broker(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, list[int]]]:
-    """Batches are recorded instead of sent to Redis; tests run them by hand."""
-    sent: list[tuple[str, list[int]]] = []
-    monkeypatch.setattr(
-        dispatch_service,
-        "_enqueue",
-        lambda priority, transport, ids, countdown=0.0: sent.append((transport, list(ids))),
-    )
-    return sent
-
-
-def run_all(batches: list[tuple[str, list[int]]]) -> None:
-    while batches:
-        transport, ids = batches.pop(0)
-        dispatch_service.deliveries_send(transport_name=transport, delivery_ids=ids)
-
-
-def test_dispatch_reaches_each_resident_inside_once(tree: AreaTree, _no_broker: list) -> None:
+def test_dispatch_reaches_each_resident_inside_once(tree: AreaTree, broker: Broker) -> None:
     staff = staff_for(tree)
     inside = [web_resident(1 + i * 0.1, 1) for i in range(5)]
     web_resident(8, 8)  # in the city, outside the alert's rectangle
@@ -39,7 +22,7 @@ def test_dispatch_reaches_each_resident_inside_once(tree: AreaTree, _no_broker: 
     assert alert.state == AlertState.ISSUED
     assert dispatch_service.alert_dispatch(alert_id=alert.pk) == 5
     assert dispatch_service.alert_dispatch(alert_id=alert.pk) == 0  # replay
-    run_all(_no_broker)
+    broker.run_batches()
     sent = Delivery.objects.filter(alert=alert, state=DeliveryState.SENT)
     assert sorted(sent.values_list("recipient_id", flat=True)) == sorted(u.pk for u in inside)
     # Replaying a send task changes nothing.
@@ -49,7 +32,7 @@ def test_dispatch_reaches_each_resident_inside_once(tree: AreaTree, _no_broker: 
     assert Delivery.objects.filter(alert=alert).count() == 5
 
 
-def test_language_fallback_chain(tree: AreaTree, _no_broker: list) -> None:
+def test_language_fallback_chain(tree: AreaTree, broker: Broker) -> None:
     staff = staff_for(tree)
     french = web_resident(1, 1, preferred_language="fr")
     spanish = web_resident(1.2, 1, preferred_language="es")
@@ -60,7 +43,7 @@ def test_language_fallback_chain(tree: AreaTree, _no_broker: list) -> None:
     assert languages == {french.pk: "fr-CA", spanish.pk: "es", japanese.pk: "en-US"}
 
 
-def test_subscribers_and_channels(tree: AreaTree, _no_broker: list) -> None:
+def test_subscribers_and_channels(tree: AreaTree, broker: Broker) -> None:
     staff = staff_for(tree)
     follower = UserFactory.create()
     accounts_services.consent_give(user=follower, purpose="terms", version="1")
@@ -81,13 +64,13 @@ def test_subscribers_and_channels(tree: AreaTree, _no_broker: list) -> None:
     assert no_channel.pk not in {r for r, _ in rows}
 
 
-def test_update_reaches_earlier_recipients_and_new_ones(tree: AreaTree, _no_broker: list) -> None:
+def test_update_reaches_earlier_recipients_and_new_ones(tree: AreaTree, broker: Broker) -> None:
     staff = staff_for(tree)
     first = web_resident(1, 1)
     later = web_resident(4, 4)
     alert = issued_alert(staff, content_over(0.5, 0.5, 2, 2))
     dispatch_service.alert_dispatch(alert_id=alert.pk)
-    run_all(_no_broker)
+    broker.run_batches()
     update = lifecycle.alert_followup_draft(
         actor=staff.drafter, alert=alert, msg_type="Update", content=content_over(3, 3, 5, 5)
     )
@@ -96,7 +79,7 @@ def test_update_reaches_earlier_recipients_and_new_ones(tree: AreaTree, _no_brok
     alert.refresh_from_db()
     assert alert.state == AlertState.UPDATED
     dispatch_service.alert_dispatch(alert_id=update.pk)
-    run_all(_no_broker)
+    broker.run_batches()
     recipients = set(Delivery.objects.filter(alert=update, state="sent").values_list("recipient_id", flat=True))
     assert recipients == {first.pk, later.pk}
     assert update.references == [f"{alert.sender},{alert.identifier},{alert.sent.isoformat()}"]

@@ -1,0 +1,32 @@
+from importlib.util import find_spec
+
+from django.urls import include, path
+
+from alerts.api import views
+
+urlpatterns = [
+    path("", views.AlertListApi.as_view(), name="alert-list"),
+    path("mine/", views.MyAlertListApi.as_view(), name="alert-mine"),
+    path("me/web-alerts/", views.MyWebAlertsApi.as_view(), name="alert-me-web"),
+    path("templates/", views.TemplateListApi.as_view(), name="alert-template-list"),
+    path("templates/<int:template_id>/", views.TemplateDetailApi.as_view(), name="alert-template-detail"),
+    path("templates/<int:template_id>/draft/", views.TemplateDraftApi.as_view(), name="alert-template-draft"),
+    path("<int:alert_id>/", views.AlertDetailApi.as_view(), name="alert-detail"),
+    path("<int:alert_id>/submit/", views.AlertSubmitApi.as_view(), name="alert-submit"),
+    path("<int:alert_id>/approve/", views.AlertApproveApi.as_view(), name="alert-approve"),
+    path("<int:alert_id>/reject/", views.AlertRejectApi.as_view(), name="alert-reject"),
+    path("<int:alert_id>/issue/", views.AlertIssueApi.as_view(), name="alert-issue"),
+    path("<int:alert_id>/update/", views.AlertUpdateApi.as_view(), name="alert-update"),
+    path("<int:alert_id>/cancel/", views.AlertCancelApi.as_view(), name="alert-cancel"),
+    path("<int:alert_id>/reach/", views.AlertReachApi.as_view(), name="alert-reach"),
+    path("<int:alert_id>/stats/", views.AlertStatsApi.as_view(), name="alert-stats"),
+    path("<int:alert_id>/deliveries/", views.AlertDeliveryListApi.as_view(), name="alert-deliveries"),
+    path("<int:alert_id>/reply/", views.AlertReplyApi.as_view(), name="alert-reply"),
+    path("<int:alert_id>/replies/", views.AlertReplyCountsApi.as_view(), name="alert-reply-counts"),
+    path("<int:alert_id>/replies/need-help/", views.AlertNeedHelpListApi.as_view(), name="alert-need-help"),
+]
+
+# CAP import/export/feeds and the sensor webhook have their own modules.
+for module in ("alerts.api.cap_urls", "alerts.api.sensor_urls"):
+    if find_spec(module) is not None:
+        urlpatterns.append(path("", include(module)))

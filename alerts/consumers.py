@@ -1,0 +1,111 @@
+"""WebSocket consumers: a person's alert inbox, and staff's live view of one alert's dispatch.
+
+Thin, as STYLE.md asks: the permission check in `connect` through a selector, one handler per event type,
+database access only through services and selectors wrapped with database_sync_to_async.
+"""
+
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from accounts.models import User
+from alerts import events, selectors
+from alerts.models import Alert, ReplyKind
+from alerts.services import replies
+from commsplatform.core.errors import DomainError
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+
+
+class AlertInboxConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # channels ships no type hints
+    """`ws/alerts/`: alerts sent to the signed-in person arrive here; they may answer "safe" / "need help"."""
+
+    group: str | None = None
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        self.group = events.user_group(user.pk)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        if self.group is not None:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        if not isinstance(content, dict) or content.get("type") != "reply":
+            await self.send_json({"type": "error", "code": "unknown_message", "message": "Expected a reply."})
+            return
+        alert_id, kind = content.get("alert_id"), content.get("kind")
+        if not isinstance(alert_id, int) or kind not in ReplyKind.values:
+            await self.send_json(
+                {"type": "error", "code": "invalid", "message": "A reply needs an integer alert_id and a kind."}
+            )
+            return
+        try:
+            reply_id = await self._reply(self.scope["user"], alert_id, kind)
+        except DomainError as exc:
+            await self.send_json({"type": "error", "code": exc.code, "message": exc.message})
+            return
+        await self.send_json({"type": "reply.recorded", "alert_id": alert_id, "reply_id": reply_id, "kind": kind})
+
+    @database_sync_to_async
+    def _reply(self, user: User, alert_id: int, kind: str) -> int:
+        alert = Alert.objects.filter(pk=alert_id).first()
+        if alert is None:
+            raise DomainError("No such alert.", code="not_found")
+        return replies.reply_record(user=user, alert=alert, kind=kind).pk
+
+    async def alert_message(self, event: dict[str, Any]) -> None:
+        await self.send_json({**{k: v for k, v in event.items() if k != "type"}, "type": "alert"})
+
+
+class AlertStatsConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # channels ships no type hints
+    """`ws/alerts/<id>/stats/`: live statistics of one alert, for staff responsible for its area."""
+
+    group: str | None = None
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        alert_id = int(self.scope["url_route"]["kwargs"]["alert_id"])
+        stats = await self._stats(user, alert_id)
+        if stats is None:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        self.group = events.alert_staff_group(alert_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        await self.send_json({"type": "stats", "alert_id": alert_id, "stats": stats})
+
+    @database_sync_to_async
+    def _stats(self, user: User, alert_id: int) -> dict[str, Any] | None:
+        try:
+            alert = selectors.alert_get_for_user(user=user, alert_id=alert_id)
+            selectors.alert_require_staff(user=user, alert=alert)
+        except DomainError:
+            return None
+        return selectors.alert_stats(alert=alert)
+
+    async def disconnect(self, code: int) -> None:
+        if self.group is not None:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        await self.send_json({"type": "error", "code": "read_only", "message": "This stream only sends."})
+
+    async def alert_stats(self, event: dict[str, Any]) -> None:
+        await self.send_json({"type": "stats", "alert_id": event["alert_id"], "stats": event["stats"]})
+
+    async def alert_state(self, event: dict[str, Any]) -> None:
+        await self.send_json({"type": "state", "alert_id": event["alert_id"], "state": event["state"]})
+
+    async def alert_replies(self, event: dict[str, Any]) -> None:
+        await self.send_json({"type": "replies", "alert_id": event["alert_id"], "counts": event["counts"]})

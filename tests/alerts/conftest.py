@@ -1,0 +1,36 @@
+"""Alert tests run the pipeline by hand: batches and dispatches are recorded instead of sent to the broker.
+
+Tests marked `real_celery` (the reliability tests) use the real broker and worker instead.
+"""
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from alerts import tasks
+from alerts.services import dispatch as dispatch_service
+
+
+@dataclass
+class Broker:
+    batches: list[tuple[str, list[int]]] = field(default_factory=list)
+    dispatches: list[int] = field(default_factory=list)
+
+    def run_batches(self) -> None:
+        while self.batches:
+            transport, ids = self.batches.pop(0)
+            dispatch_service.deliveries_send(transport_name=transport, delivery_ids=ids)
+
+
+@pytest.fixture(autouse=True)
+def broker(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Broker:
+    recorded = Broker()
+    if request.node.get_closest_marker("real_celery"):
+        return recorded
+
+    def enqueue(priority: int, transport: str, ids: list[int], countdown: float = 0.0) -> None:
+        recorded.batches.append((transport, list(ids)))
+
+    monkeypatch.setattr(dispatch_service, "_enqueue", enqueue)
+    monkeypatch.setattr(tasks.dispatch, "delay", lambda alert_id: recorded.dispatches.append(alert_id))
+    return recorded
