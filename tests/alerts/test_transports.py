@@ -142,9 +142,11 @@ def test_email_sent_refused_and_retried(tree: AreaTree, smtp_server: tuple[_Inbo
     assert states["gone@example.org"].state == DeliveryState.FAILED
     assert "550" in states["gone@example.org"].failed_reason
     busy = states["busy@example.org"]
-    assert busy.state == DeliveryState.QUEUED and busy.next_attempt_at is not None
+    assert busy.state == DeliveryState.QUEUED
+    assert busy.next_attempt_at is not None
     assert "451" in busy.failed_reason
-    assert broker.batches and broker.batches[0][1] == [busy.pk]  # re-enqueued with a countdown
+    assert broker.batches
+    assert broker.batches[0][1] == [busy.pk]
     assert len(inbox.messages) == 1
     message = inbox.messages[0].content.decode()
     assert f"Message-ID: <delivery-{states['ok@example.org'].pk}@" in message
