@@ -3,13 +3,17 @@
 Events are sent after the transaction commits, so nobody hears of a change that was rolled back.
 """
 
+import logging
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
+from redis.exceptions import RedisError
 
 from alerts.models import Alert
+
+logger = logging.getLogger(__name__)
 
 
 def user_group(user_id: int) -> str:
@@ -35,8 +39,12 @@ def alert_state_changed(alert: Alert) -> None:
 
 
 def alert_stats(alert_id: int, stats: dict[str, Any]) -> None:
-    """Live statistics of a dispatch, sent as it runs (callers throttle)."""
-    _send(alert_staff_group(alert_id), {"type": "alert.stats", "alert_id": alert_id, "stats": stats})
+    """Live statistics of a dispatch, sent as it runs (callers throttle). Best effort: the figures stay queryable
+    through the API, so a channel layer that is briefly down must not fail the delivery task that reports them."""
+    try:
+        _send(alert_staff_group(alert_id), {"type": "alert.stats", "alert_id": alert_id, "stats": stats})
+    except (OSError, RedisError) as exc:
+        logger.warning("live statistics of alert %s not pushed: %s", alert_id, type(exc).__name__)
 
 
 def reply_received(alert_id: int, counts: dict[str, Any]) -> None:
