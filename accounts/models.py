@@ -214,6 +214,7 @@ class DataKind(models.TextChoices):
     SHELTERS = "shelters", _("Shelters and occupancy")
     ASSETS = "assets", _("Assets and equipment")
     AUDIT = "audit", _("Audit record")
+    ALERTING = "alerting", _("Mutual aid: issue alerts over the areas")
 
 
 class AgreementQuerySet(models.QuerySet["DataSharingAgreement"]):
@@ -231,7 +232,9 @@ class AgreementQuerySet(models.QuerySet["DataSharingAgreement"]):
 class DataSharingAgreement(TimeStampedModel):
     """A grantor organisation lets a grantee read some kinds of its data over some areas, for a purpose and time.
 
-    Access through an agreement is read-only and ends by itself at `valid_until`.
+    Access through an agreement is read-only and ends by itself at `valid_until`; the one exception is
+    mutual aid for alerting (`DataKind.ALERTING`), which lets the grantee's alert drafters and approvers
+    act over the agreement's areas.
     """
 
     grantor = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="agreements_granted")

@@ -60,7 +60,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.ADMINISTRATOR: frozenset({MANAGE_AREAS, MANAGE_MEMBERSHIPS, MANAGE_AGREEMENTS, VIEW_RESIDENT_COUNTS}),
 }
 
-# What an agreement's data kind lets the grantee read. Agreements never grant writes.
+# What an agreement's data kind lets the grantee read. Agreements grant no writes, except mutual aid for
+# alerting below: a neighbouring authority's drafters and approvers may then act over the agreement's areas.
 DATA_KIND_PERMISSIONS: dict[str, str] = {
     DataKind.RESIDENT_COUNTS: VIEW_RESIDENT_COUNTS,
     DataKind.RESIDENTS: VIEW_RESIDENTS,
@@ -68,6 +69,8 @@ DATA_KIND_PERMISSIONS: dict[str, str] = {
     DataKind.ASSETS: VIEW_ASSETS,
     DataKind.AUDIT: VIEW_AUDIT,
 }
+
+ALERTING_ROLE_PERMISSIONS: dict[str, str] = {Role.ALERT_DRAFTER: DRAFT_ALERTS, Role.ALERT_APPROVER: APPROVE_ALERTS}
 
 ALL_AREA_PERMISSIONS = frozenset().union(*ROLE_PERMISSIONS.values(), DATA_KIND_PERMISSIONS.values())
 
@@ -80,6 +83,13 @@ def _desired_permissions(user: User, now: datetime) -> set[tuple[str, int]]:
     agreements = DataSharingAgreement.objects.active(now).filter(grantee__in=staff_orgs).prefetch_related("areas")
     for agreement in agreements:
         perms = {DATA_KIND_PERMISSIONS[kind] for kind in agreement.data_kinds if kind in DATA_KIND_PERMISSIONS}
+        if DataKind.ALERTING in agreement.data_kinds:
+            roles = Membership.objects.active(now).filter(user=user, organisation=agreement.grantee_id)
+            perms |= {
+                ALERTING_ROLE_PERMISSIONS[r]
+                for r in roles.values_list("role", flat=True)
+                if r in ALERTING_ROLE_PERMISSIONS
+            }
         for area in agreement.areas.all():
             desired.update((perm, area.pk) for perm in perms)
     return desired

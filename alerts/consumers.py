@@ -19,7 +19,7 @@ CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 
 
-class AlertInboxConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # channels ships no type hints
+class AlertInboxConsumer(AsyncJsonWebsocketConsumer):
     """`ws/alerts/`: alerts sent to the signed-in person arrive here; they may answer "safe" / "need help"."""
 
     group: str | None = None
@@ -65,7 +65,7 @@ class AlertInboxConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # c
         await self.send_json({**{k: v for k, v in event.items() if k != "type"}, "type": "alert"})
 
 
-class AlertStatsConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # channels ships no type hints
+class AlertStatsConsumer(AsyncJsonWebsocketConsumer):
     """`ws/alerts/<id>/stats/`: live statistics of one alert, for staff responsible for its area."""
 
     group: str | None = None

@@ -8,6 +8,7 @@ over residents and no model instances for them: the delivery rows are written by
 
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.gis.geos import MultiPolygon
@@ -41,7 +42,7 @@ def _profiles_at(column: str, geometry: MultiPolygon) -> QuerySet[ResidentProfil
     return profiles
 
 
-def located_user_ids(geometry: MultiPolygon, *, now: datetime | None = None) -> QuerySet[ResidentProfile]:
+def located_user_ids(geometry: MultiPolygon, *, now: datetime | None = None) -> QuerySet[ResidentProfile, Any]:
     """User ids (one column, possibly repeated) of people whose home or recent location is inside."""
     now = now or timezone.now()
     cutoff = now - timedelta(hours=settings.ALERT_LAST_LOCATION_MAX_AGE_HOURS)
@@ -50,7 +51,7 @@ def located_user_ids(geometry: MultiPolygon, *, now: datetime | None = None) -> 
     return home.union(recent, all=True)
 
 
-def subscribed_user_ids(geometry: MultiPolygon) -> QuerySet[AreaSubscription]:
+def subscribed_user_ids(geometry: MultiPolygon) -> QuerySet[AreaSubscription, Any]:
     areas = AdministrativeArea.objects.filter(geometry__intersects=geometry).filter(
         geometry__relate=(geometry, INTERIORS_MEET)
     )

@@ -5,6 +5,7 @@ from typing import Any
 from rest_framework import serializers
 from rest_framework_gis.fields import GeometryField
 
+from accounts.models import AdministrativeArea
 from alerts.content import MAX_AREAS, MAX_INFOS, AlertContent, AreaContent, Circle, InfoContent, Pair, Resource
 from alerts.models import (
     Alert,
@@ -58,8 +59,8 @@ class AreaContentSerializer(serializers.Serializer[AreaContent]):
         max_length=100,
         help_text="Rings of [lat, lon] pairs, first point repeated last (CAP order).",
     )
-    circles = CircleSerializer(many=True, required=False, default=list, max_length=100)
-    geocodes = PairSerializer(many=True, required=False, default=list, max_length=MAX_PAIRS)
+    circles = CircleSerializer(many=True, required=False, default=list, max_length=100)  # type: ignore[call-arg]  # DRF >= 3.15 list limits; stubs lag
+    geocodes = PairSerializer(many=True, required=False, default=list, max_length=MAX_PAIRS)  # type: ignore[call-arg]  # DRF >= 3.15 list limits; stubs lag
     admin_area_ids = serializers.ListField(
         child=serializers.IntegerField(min_value=1), required=False, default=list, max_length=500
     )
@@ -78,7 +79,7 @@ class InfoContentSerializer(serializers.Serializer[InfoContent]):
     severity = serializers.ChoiceField(choices=Severity.choices)
     certainty = serializers.ChoiceField(choices=Certainty.choices)
     audience = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
-    event_codes = PairSerializer(many=True, required=False, default=list, max_length=MAX_PAIRS)
+    event_codes = PairSerializer(many=True, required=False, default=list, max_length=MAX_PAIRS)  # type: ignore[call-arg]  # DRF >= 3.15 list limits; stubs lag
     effective = serializers.DateTimeField(required=False, allow_null=True, default=None)
     onset = serializers.DateTimeField(required=False, allow_null=True, default=None)
     expires = serializers.DateTimeField(required=False, allow_null=True, default=None)
@@ -88,9 +89,9 @@ class InfoContentSerializer(serializers.Serializer[InfoContent]):
     instruction = serializers.CharField(required=False, allow_blank=True, default="", max_length=20_000)
     web = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000)
     contact = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
-    parameters = PairSerializer(many=True, required=False, default=list, max_length=MAX_PAIRS)
-    resources = ResourceSerializer(many=True, required=False, default=list, max_length=20)
-    areas = AreaContentSerializer(many=True, max_length=MAX_AREAS, min_length=1)
+    parameters = PairSerializer(many=True, required=False, default=list, max_length=MAX_PAIRS)  # type: ignore[call-arg]  # DRF >= 3.15 list limits; stubs lag
+    resources = ResourceSerializer(many=True, required=False, default=list, max_length=20)  # type: ignore[call-arg]  # DRF >= 3.15 list limits; stubs lag
+    areas = AreaContentSerializer(many=True, max_length=MAX_AREAS, min_length=1)  # type: ignore[call-arg]  # DRF >= 3.15 list limits; stubs lag
 
 
 class AlertContentSerializer(serializers.Serializer[AlertContent]):
@@ -105,7 +106,7 @@ class AlertContentSerializer(serializers.Serializer[AlertContent]):
     )
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
     incidents = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
-    infos = InfoContentSerializer(many=True, min_length=1, max_length=MAX_INFOS)
+    infos = InfoContentSerializer(many=True, min_length=1, max_length=MAX_INFOS)  # type: ignore[call-arg]  # DRF >= 3.15 list limits; stubs lag
 
     def to_content(self) -> AlertContent:
         data: dict[str, Any] = dict(self.validated_data)
@@ -132,7 +133,9 @@ class AlertContentSerializer(serializers.Serializer[AlertContent]):
 
 
 class AreaSerializer(serializers.ModelSerializer[Area]):
-    admin_area_ids = serializers.PrimaryKeyRelatedField(source="admin_areas", many=True, read_only=True)
+    admin_area_ids = serializers.PrimaryKeyRelatedField[AdministrativeArea](
+        source="admin_areas", many=True, read_only=True
+    )
     geometry = GeometryField(read_only=True)
 
     class Meta:

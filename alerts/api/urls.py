@@ -1,10 +1,10 @@
 from importlib.util import find_spec
 
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 
 from alerts.api import views
 
-urlpatterns = [
+urlpatterns: list[URLPattern | URLResolver] = [
     path("", views.AlertListApi.as_view(), name="alert-list"),
     path("mine/", views.MyAlertListApi.as_view(), name="alert-mine"),
     path("me/web-alerts/", views.MyWebAlertsApi.as_view(), name="alert-me-web"),

@@ -46,7 +46,7 @@ def _alert(request: Request, alert_id: int) -> Alert:
 
 def _detail(alert: Alert) -> dict[str, Any]:
     fresh = Alert.objects.prefetch_related("infos__areas__admin_areas").get(pk=alert.pk)
-    return s.AlertSerializer(fresh).data  # type: ignore[return-value]
+    return dict(s.AlertSerializer(fresh).data)
 
 
 class AlertListApi(generics.ListAPIView[Alert]):

@@ -37,12 +37,10 @@ ENQUEUE_CHUNK = 5000
 def _enqueue(alert_priority: int, transport: str, delivery_ids: Sequence[int], countdown: float = 0.0) -> None:
     from alerts.tasks import send_batch
 
-    send_batch.apply_async(
-        args=[transport, list(delivery_ids)],
-        queue=queue_for(transport),
-        priority=alert_priority,
-        countdown=countdown or None,
-    )
+    options: dict[str, Any] = {"queue": queue_for(transport), "priority": alert_priority}
+    if countdown:
+        options["countdown"] = countdown
+    send_batch.apply_async(args=(transport, list(delivery_ids)), **options)
 
 
 def _enqueue_pending(alert: Alert, *, now: datetime) -> int:

@@ -3,7 +3,7 @@
 from collections.abc import Iterable
 
 from django.contrib.gis.gdal import CoordTransform, SpatialReference
-from django.contrib.gis.geos import GEOSGeometry, MultiPolygon, Point, Polygon
+from django.contrib.gis.geos import GeometryCollection, GEOSGeometry, MultiPolygon, Point, Polygon
 
 from accounts.models import AdministrativeArea
 from alerts.content import AreaContent, Circle
@@ -16,12 +16,10 @@ MIN_CIRCLE_RADIUS_KM = 0.05
 
 def _as_multipolygon(geometry: GEOSGeometry) -> MultiPolygon | None:
     """Keep only the areal parts of a geometry (a union or repair may add lines or points)."""
-    polygons: list[Polygon] = []
+    polygons: list[GEOSGeometry] = []
     if isinstance(geometry, Polygon):
         polygons = [geometry]
-    elif isinstance(geometry, MultiPolygon):
-        polygons = list(geometry)
-    elif geometry.geom_type == "GeometryCollection":
+    elif isinstance(geometry, MultiPolygon | GeometryCollection):
         for part in geometry:
             found = _as_multipolygon(part)
             if found is not None:
@@ -48,9 +46,9 @@ def circle_polygon(circle: Circle) -> Polygon:
 
 def ring_polygon(ring: Iterable[tuple[float, float]]) -> GEOSGeometry:
     """A CAP polygon ring of (lat, lon) pairs as a WGS84 polygon, repaired when it self-intersects."""
-    polygon = Polygon([(lon, lat) for lat, lon in ring], srid=4326)
+    polygon: GEOSGeometry = Polygon([(lon, lat) for lat, lon in ring], srid=4326)
     if not polygon.valid:
-        polygon = polygon.make_valid()
+        polygon = polygon.make_valid()  # type: ignore[attr-defined]  # GEOS >= 3.8; missing from django-stubs
     return polygon
 
 

@@ -394,7 +394,8 @@ def _issue(alert: Alert, actor: User | None, *, reason: str = "") -> None:
     for info in alert.infos.filter(expires__isnull=True):
         info.expires = alert.sent + lifetime
         info.save(update_fields=["expires"])
-    alert.expires = max(info.expires for info in alert.infos.all()) if alert.infos.exists() else alert.sent + lifetime
+    expiries = [info.expires for info in alert.infos.all() if info.expires is not None]
+    alert.expires = max(expiries) if expiries else alert.sent + lifetime
     alert.state = AlertState.ISSUED
     alert.issued_by = actor
     alert.issued_at = now
@@ -524,8 +525,19 @@ def alert_template_create(
     return template
 
 
+def _require_approver_for_automatic(actor: User, template: AlertTemplate) -> None:
+    """A template that an automatic sensor rule issues from is issued without a second person: changing it
+    is an approver's decision, as making the rule automatic was."""
+    from alerts.models import SensorRule
+
+    automatic = SensorRule.objects.filter(template=template, automatic=True, is_active=True).exists()
+    if automatic and not permissions.user_has_area_perm(actor, permissions.APPROVE_ALERTS, template.area):
+        raise PermissionDenied("An automatic sensor rule issues from this template: only an approver may change it.")
+
+
 def alert_template_update(*, actor: User, template: AlertTemplate, name: str, content: AlertContent) -> AlertTemplate:
     _template_check(actor, template.organisation, template.area)
+    _require_approver_for_automatic(actor, template)
     content.identifier = ""
     content.sent = None
     _check_content(content)

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 
 from accounts.models import ChannelKind
-from alerts.transports.base import Outcome, Outgoing, Transport
+from alerts.transports.base import Outcome, Outgoing, Status, Transport
 
 
 def _smtp_reason(code: int, message: Any) -> str:
@@ -57,7 +57,7 @@ class EmailTransport(Transport):
             email.send()
         except smtplib.SMTPRecipientsRefused as exc:
             code, text = next(iter(exc.recipients.values()))
-            status = "retry" if 400 <= code < 500 else "failed"
+            status: Status = "retry" if 400 <= code < 500 else "failed"
             return Outcome(message.delivery_id, status, reason=_smtp_reason(code, text))
         except smtplib.SMTPResponseException as exc:
             status = "retry" if 400 <= exc.smtp_code < 500 else "failed"
