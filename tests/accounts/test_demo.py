@@ -166,3 +166,13 @@ def test_demo_with_shared_data_loads_new_york_city(no_demo_password):
     before = snapshot()
     load_demo(f"--data-dir={SHARED_DATA}")
     assert snapshot() == before
+
+
+@pytest.mark.django_db
+def test_demo_has_alert_templates_and_browser_alerts_for_the_resident(no_demo_password):
+    from alerts.models import AlertTemplate
+
+    load_demo()
+    assert AlertTemplate.objects.count() >= 1
+    resident = User.objects.get(username="demo-resident")
+    assert resident.channel_identities.filter(kind="web", is_active=True).exists()
