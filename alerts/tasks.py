@@ -8,8 +8,8 @@ from typing import Any
 
 from celery import shared_task
 
+from alerts.services import cap_feeds, lifecycle
 from alerts.services import dispatch as dispatch_service
-from alerts.services import lifecycle
 
 
 @shared_task(name="alerts.dispatch", acks_late=True, reject_on_worker_lost=True, max_retries=None)
@@ -32,3 +32,14 @@ def redrive() -> dict[str, int]:
 @shared_task(name="alerts.expire")
 def expire() -> int:
     return lifecycle.alert_expire_due()
+
+
+@shared_task(name="alerts.poll_feeds", soft_time_limit=240, time_limit=270)
+def poll_feeds() -> dict[str, int]:
+    """Poll the CAP feeds that are due (beat runs this every minute; a feed keeps its own interval)."""
+    reports = cap_feeds.cap_feeds_poll_due()
+    return {
+        "polled": len(reports),
+        "imported": sum(len(report.imported) for report in reports),
+        "failed": sum(1 for report in reports if report.errors),
+    }
