@@ -1,5 +1,3 @@
-from importlib.util import find_spec
-
 from django.urls import URLPattern, URLResolver, include, path
 
 from alerts.api import views
@@ -26,7 +24,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("<int:alert_id>/replies/need-help/", views.AlertNeedHelpListApi.as_view(), name="alert-need-help"),
 ]
 
-# CAP import/export/feeds and the sensor webhook have their own modules.
-for module in ("alerts.api.cap_urls", "alerts.api.sensor_urls"):
-    if find_spec(module) is not None:
-        urlpatterns.append(path("", include(module)))
+# CAP import, export and feeds, and the sensors with their webhook, have their own modules.
+urlpatterns += [path("", include("alerts.api.cap_urls")), path("", include("alerts.api.sensor_urls"))]

@@ -11,6 +11,7 @@ from drf_spectacular.validation import validate_schema
 PUBLIC = {
     ("get", "/api/accounts/areas/"),
     ("get", "/api/accounts/areas/{area_id}/"),
+    ("get", "/api/alerts/feed.atom"),
 }
 
 
