@@ -3,5 +3,6 @@
 from django.urls import URLPattern, URLResolver
 
 from alerts.routing import websocket_urlpatterns as alerts_websocket
+from shelters.routing import websocket_urlpatterns as shelters_websocket
 
-websocket_urlpatterns: list[URLPattern | URLResolver] = [*alerts_websocket]
+websocket_urlpatterns: list[URLPattern | URLResolver] = [*alerts_websocket, *shelters_websocket]

@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/accounts/", include("accounts.api.urls")),
+    path("api/shelters/", include("shelters.api.urls")),
     path("api/alerts/", include("alerts.api.urls")),
     path("api-auth/", include("rest_framework.urls")),
 ]

@@ -160,6 +160,7 @@ CELERY_TASK_ROUTES = {
     "classifier.*": {"queue": "classifier"},
     "accounts.*": {"queue": "default"},
     "core.*": {"queue": "default"},
+    "shelters.*": {"queue": "default"},
 }
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -191,6 +192,7 @@ CELERY_BEAT_SCHEDULE = {
     "alerts.redrive": {"task": "alerts.redrive", "schedule": 30.0},
     "alerts.expire": {"task": "alerts.expire", "schedule": 60.0},
     "alerts.poll_feeds": {"task": "alerts.poll_feeds", "schedule": 60.0},
+    "shelters.occupancy_snapshot": {"task": "shelters.occupancy_snapshot", "schedule": 900.0},
 }
 
 # GDAL 3.6 (Debian 12) cannot block file and network access from a spatial reference. Nothing

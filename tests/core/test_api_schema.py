@@ -12,6 +12,9 @@ PUBLIC = {
     ("get", "/api/accounts/areas/"),
     ("get", "/api/accounts/areas/{area_id}/"),
     ("get", "/api/alerts/feed.atom"),
+    # Where shelters and evacuation routes are, and whether they have room, is public safety information.
+    ("get", "/api/shelters/"),
+    ("get", "/api/shelters/routes/"),
 }
 
 
