@@ -101,6 +101,7 @@ def demo_load(*, data_dir: Path | None, password: str) -> DemoSummary:
         if district is None:  # pragma: no cover - both trees have districts
             raise RuntimeError("The demo city has no district.")
         _load_people(city=city, district=district, password=password)
+        _load_shelters(city=city, data_dir=data_dir)
     return DemoSummary(created=True, city=city, logins=demo_logins(), note=note)
 
 
@@ -203,6 +204,16 @@ def _load_demoville() -> AdministrativeArea:
     _area("Evacuation zone A (river)", "DV-EZ-A", AreaLevel.ZONE, _box(0.015, 0.0, 0.045, 0.01), city)
     _area("Evacuation zone B", "DV-EZ-B", AreaLevel.ZONE, _box(0.015, 0.01, 0.045, 0.02), city)
     return city
+
+
+# Shelters --------------------------------------------------------------------------------------------
+
+
+def _load_shelters(*, city: AdministrativeArea, data_dir: Path | None) -> None:
+    """Shelters, assets and evacuation routes: the shelters app says what they are."""
+    from shelters.demo import shelters_demo_load  # imported here: shelters depends on accounts, not the reverse
+
+    shelters_demo_load(city=city, data_dir=data_dir)
 
 
 # People ----------------------------------------------------------------------------------------------
