@@ -69,18 +69,17 @@ def _eligible(users: QuerySet[User]) -> QuerySet[User]:
 
 def recipients(alert: Alert, *, now: datetime | None = None) -> QuerySet[User]:
     """The alert's recipients as a lazy queryset of users (for counting or as a subquery; never iterate it all)."""
-    if alert.geometry is None:
-        inside = User.objects.none()
-    else:
+    # Every source of ids goes into ONE `IN (… UNION ALL …)`: PostgreSQL hash-joins it. `IN (…) OR IN (…)`
+    # cannot be a join; once a subquery's ids outgrow work_mem it is re-scanned for every user (hours at 1M).
+    ids: QuerySet[Any, Any] | None = None
+    if alert.geometry is not None:
         geometry = alert.geometry
-        inside = User.objects.filter(
-            Q(pk__in=located_user_ids(geometry, now=now)) | Q(pk__in=subscribed_user_ids(geometry))
-        )
+        ids = located_user_ids(geometry, now=now).union(subscribed_user_ids(geometry), all=True)
     if alert.original_id is not None:
         chain = Alert.objects.filter(Q(pk=alert.original_id) | Q(original_id=alert.original_id)).exclude(pk=alert.pk)
-        earlier = Delivery.objects.filter(alert__in=chain.values("pk")).values("recipient_id")
-        inside = User.objects.filter(Q(pk__in=inside.values("pk")) | Q(pk__in=earlier))
-    return _eligible(inside)
+        earlier = Delivery.objects.filter(alert__in=chain.values("pk")).values("recipient_id").order_by()
+        ids = earlier if ids is None else ids.union(earlier, all=True)
+    return _eligible(User.objects.filter(pk__in=ids) if ids is not None else User.objects.none())
 
 
 def recipient_ids(alert: Alert, *, chunk_size: int = 5000) -> Iterator[int]:
