@@ -1,5 +1,6 @@
 """Input and output shapes of the shelters API. Geographic output is GeoJSON; serializers check types only."""
 
+from collections.abc import Mapping
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
@@ -103,6 +104,17 @@ class ShelterStaffFeatureSerializer(ShelterFeatureSerializer):
         read_only_fields = fields
 
 
+class StrictSerializer(serializers.Serializer[None]):
+    """Refuses fields it does not know, instead of ignoring them (a misspelt field must not pass silently)."""
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        data = self.initial_data
+        unknown = sorted(set(data) - set(self.fields)) if isinstance(data, Mapping) else []
+        if unknown:
+            raise serializers.ValidationError(dict.fromkeys(unknown, "Unknown field."))
+        return attrs
+
+
 class ContactSerializer(serializers.Serializer[None]):
     name = serializers.CharField(max_length=200, required=False, allow_blank=True)
     role = serializers.CharField(max_length=200, required=False, allow_blank=True)
@@ -110,7 +122,7 @@ class ContactSerializer(serializers.Serializer[None]):
     email = serializers.EmailField(max_length=200, required=False, allow_blank=True)
 
 
-class ShelterWriteSerializer(serializers.Serializer[None]):
+class ShelterWriteSerializer(StrictSerializer):
     name = serializers.CharField(max_length=200)
     names = serializers.DictField(child=serializers.CharField(max_length=200), required=False)
     address = serializers.CharField(max_length=300, required=False, allow_blank=True)
@@ -227,7 +239,7 @@ class RouteFeatureSerializer(GeoFeatureModelSerializer):
         read_only_fields = fields
 
 
-class RouteWriteSerializer(serializers.Serializer[None]):
+class RouteWriteSerializer(StrictSerializer):
     name = serializers.CharField(max_length=200)
     names = serializers.DictField(child=serializers.CharField(max_length=200), required=False)
     geometry = GeoJsonField()
@@ -302,7 +314,7 @@ class AssetFeatureSerializer(GeoFeatureModelSerializer):
         return round(distance_in_metres(distance), 1) if distance is not None else None
 
 
-class AssetWriteSerializer(serializers.Serializer[None]):
+class AssetWriteSerializer(StrictSerializer):
     asset_type = serializers.ChoiceField(choices=AssetType.choices)
     name = serializers.CharField(max_length=200)
     quantity = serializers.IntegerField(min_value=0, max_value=1_000_000_000, required=False)

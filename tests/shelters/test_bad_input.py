@@ -198,3 +198,12 @@ def test_any_uploaded_file_gets_a_report_never_a_500(api, tree, lines, header, r
         assert response.status_code in (200, 400), (content, response.status_code, response.content)
         if response.status_code == 400:
             assert Asset.objects.count() == before
+
+
+@pytest.mark.django_db
+def test_unknown_fields_are_named_not_ignored(manager_client, tree):
+    shelter = ShelterFactory.create(capacity=5)
+    response = manager_client.patch(f"/api/shelters/{shelter.pk}/", {"status": "closed", "capacty": 9}, format="json")
+    assert response.status_code == 400
+    assert set(response.json()) == {"status", "capacty"}
+    assert Shelter.objects.get(pk=shelter.pk).status == "open"
