@@ -180,13 +180,14 @@ def _record(
     sent: list[int] = []
     retries: dict[float, list[int]] = defaultdict(list)
     for outcome in outcomes:
-        mine = Delivery.objects.filter(pk=outcome.delivery_id, claim_token=token, state=DeliveryState.CLAIMED)
         report.outcomes[final or outcome.status] += 1
+        if outcome.status == "sent" and not outcome.provider_message_id:
+            # The common case is recorded for the whole batch by one UPDATE below, without a queryset each.
+            sent.append(outcome.delivery_id)
+            continue
+        mine = Delivery.objects.filter(pk=outcome.delivery_id, claim_token=token, state=DeliveryState.CLAIMED)
         if outcome.status == "sent":
-            if outcome.provider_message_id:
-                mine.update(state=DeliveryState.SENT, sent_at=now, provider_message_id=outcome.provider_message_id)
-            else:
-                sent.append(outcome.delivery_id)
+            mine.update(state=DeliveryState.SENT, sent_at=now, provider_message_id=outcome.provider_message_id)
         elif outcome.status == "retry":
             tries = (attempts or {}).get(outcome.delivery_id, settings.ALERT_MAX_ATTEMPTS)
             if tries >= settings.ALERT_MAX_ATTEMPTS:
