@@ -94,6 +94,7 @@ class ShelterImportResult:
     updated: list[Shelter] = field(default_factory=list)
     unchanged: list[Shelter] = field(default_factory=list)
     warnings: list[ImportIssue] = field(default_factory=list)
+    capacities: list[int] = field(default_factory=list)  # the indoor capacities the file states
 
     @property
     def shelters(self) -> list[Shelter]:
@@ -175,7 +176,12 @@ def shelter_import(
     if errors:
         raise ShelterImportFailed(path=path, errors=errors)
 
-    result = ShelterImportResult(source=file_format, area=area, warnings=warnings)
+    result = ShelterImportResult(
+        source=file_format,
+        area=area,
+        warnings=warnings,
+        capacities=[capacity for c in candidates if (capacity := c.fields.get("capacity")) is not None],
+    )
     existing = {s.external_id: s for s in Shelter.objects.filter(source=file_format, external_id__in=list(seen))}
     current: _Candidate | None = None
     try:

@@ -51,11 +51,14 @@ class Command(BaseCommand):
                 else ""
             )
             raise CommandError(f"{path}: {exc.message}{hint} Nothing imported.") from exc
-        capacities = [s.capacity for s in result.shelters if s.capacity is not None]
+        capacity = (
+            f"indoor capacity parsed for {len(result.capacities)}, totalling {sum(result.capacities):,}"
+            if result.capacities
+            else "the file states no capacity"
+        )
         self.stdout.write(
             f"{path.name}: {len(result.shelters)} shelters in {result.area.name} (created {len(result.created)}, "
-            f"updated {len(result.updated)}, unchanged {len(result.unchanged)}); "
-            f"indoor capacity parsed for {len(capacities)}, totalling {sum(capacities):,}"
+            f"updated {len(result.updated)}, unchanged {len(result.unchanged)}); {capacity}"
         )
         if result.warnings:
             self.stdout.write(f"{len(result.warnings)} warning(s), values left unknown:")
