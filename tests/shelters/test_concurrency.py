@@ -43,8 +43,7 @@ def _restore_busy_timeout() -> None:
 @pytest.mark.django_db(transaction=True)
 def test_200_concurrent_check_ins_fill_150_places_exactly(tree):
     manager = staff("shelter_manager", tree.city_a, tree.organisation)
-    shelter = ShelterFactory.create(name="School", lon=2, lat=2, capacity=PLACES + 10)
-    services.shelter_occupancy_set(actor=None, shelter=shelter, occupancy=10)  # 150 free places left
+    shelter = ShelterFactory.create(name="School", lon=2, lat=2, capacity=PLACES)
     elsewhere = ShelterFactory.create(name="Gym", lon=2.2, lat=2, capacity=500)
     threads = _threads()
     start = threading.Barrier(threads)
@@ -88,12 +87,12 @@ def test_200_concurrent_check_ins_fill_150_places_exactly(tree):
     assert {exc.alternative.shelter.pk for exc in refused} == {elsewhere.pk}
     assert all("Gym" in exc.message for exc in refused)
     shelter = Shelter.objects.get(pk=shelter.pk)
-    assert shelter.occupancy == PLACES + 10
+    assert shelter.occupancy == PLACES
     assert shelter.status == "full"
     assert ShelterStay.objects.filter(shelter=shelter, checked_out_at__isnull=True).count() == PLACES
     history = sorted(
         OccupancySnapshot.objects.filter(shelter=shelter, reason="check_in").values_list("occupancy", flat=True)
     )
-    assert history == list(range(11, PLACES + 11)), "one snapshot per check-in, each with its own count"
+    assert history == list(range(1, PLACES + 1)), "one snapshot per check-in, each with its own count"
     assert AuditEvent.objects.filter(action="shelters.checked_in").count() == PLACES
     assert audit_chain_verify().ok
