@@ -72,7 +72,7 @@ start_postgis() {
     PG_DATA="$TMP/pg/data"
     # Durability is not needed for a throwaway test database: fsync off makes it much faster.
     as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$TMP/pg/server.log" -w -t 60 start -o \
-        "-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$TMP/pg -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+        "-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$TMP/pg -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
         >/dev/null || { cat "$TMP/pg/server.log" >&2; die "PostgreSQL did not start"; }
     as_pg psql -h "$TMP/pg" -p "$port" -U postgres -d postgres -q -v ON_ERROR_STOP=1 \
         -c "CREATE ROLE $PG_ROLE LOGIN SUPERUSER PASSWORD '$PG_PASSWORD'" \
