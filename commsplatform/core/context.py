@@ -33,6 +33,12 @@ def acting_as(*, actor_id: int | None, source: str, request_id: str | None = Non
         _current.reset(token)
 
 
+def context_set_actor(actor_id: int) -> None:
+    """Name the actor once the API has authenticated them (Basic auth happens after the middleware ran)."""
+    ctx = current_context()
+    _current.set(ActionContext(actor_id=actor_id, source=ctx.source, request_id=ctx.request_id))
+
+
 def connect_celery_signals() -> None:
     """Each Celery task runs in a context that names it as the source of what it changes."""
     from celery.signals import task_postrun, task_prerun

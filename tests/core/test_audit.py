@@ -1,5 +1,6 @@
 """The audit chain: appends link up, verification names the first tampered, removed or re-ordered event."""
 
+import base64
 import threading
 
 import pytest
@@ -143,3 +144,17 @@ def test_concurrent_writers_keep_one_unbroken_chain():
     report = audit_chain_verify()
     assert report.ok
     assert report.checked == AuditEvent.objects.count() == 60
+
+
+@pytest.mark.django_db
+def test_api_calls_with_basic_auth_name_their_actor() -> None:
+    from rest_framework.test import APIClient
+
+    person = UserFactory.create(username="basic-person", password="a-test-password-42")
+    client = APIClient()
+    token = base64.b64encode(b"basic-person:a-test-password-42").decode()
+    client.credentials(HTTP_AUTHORIZATION=f"Basic {token}")
+    response = client.post("/api/accounts/me/consents/", {"purpose": "terms", "version": "1"}, format="json")
+    assert response.status_code < 300, response.content
+    event = AuditEvent.objects.order_by("-seq").first()
+    assert event.actor_id == person.pk
