@@ -1,15 +1,41 @@
 """Websocket transport: to each recipient's open browser sessions, through their Channels group."""
 
 import asyncio
-from collections.abc import Iterator, Sequence
+import os
+import threading
+from collections.abc import Coroutine, Iterator, Sequence
+from typing import Any, TypeVar
 
 from asgiref.sync import async_to_sync
 from channels.exceptions import ChannelFull
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from redis.exceptions import RedisError
 
 from accounts.models import ChannelKind
 from alerts import events
 from alerts.transports.base import Outcome, Outgoing, Transport
+
+_T = TypeVar("_T")
+_loop: asyncio.AbstractEventLoop | None = None
+_loop_pid = 0
+_loop_lock = threading.Lock()
+
+
+def _on_process_loop(coroutine: Coroutine[Any, Any, _T]) -> _T:
+    """Run on this process's own event loop, started once in a thread of its own.
+
+    A networked channel layer keeps its connections per event loop. async_to_sync starts a new loop for
+    every batch, so every batch opened (and closed) its Redis connections again; one loop for the life of
+    the process keeps them.
+    """
+    global _loop, _loop_pid
+    with _loop_lock:
+        if _loop is None or _loop_pid != os.getpid():  # first use, or a forked worker process
+            _loop = asyncio.new_event_loop()
+            threading.Thread(target=_loop.run_forever, name="websocket-transport", daemon=True).start()
+            _loop_pid = os.getpid()
+        loop = _loop
+    return asyncio.run_coroutine_threadsafe(coroutine, loop).result()
 
 
 class WebsocketTransport(Transport):
@@ -21,7 +47,11 @@ class WebsocketTransport(Transport):
     concurrency = 50
 
     def send(self, messages: Sequence[Outgoing]) -> Iterator[list[Outcome]]:
-        results = async_to_sync(self._send_all)(messages)
+        if isinstance(get_channel_layer(), InMemoryChannelLayer):
+            # In-process queues belong to the caller's event loop (tests): send from it, as before.
+            results = async_to_sync(self._send_all)(messages)
+        else:
+            results = _on_process_loop(self._send_all(messages))
         yield results
 
     async def _send_all(self, messages: Sequence[Outgoing]) -> list[Outcome]:
