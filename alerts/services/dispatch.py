@@ -84,7 +84,7 @@ def alert_dispatch(*, alert_id: int) -> int:
 
 def _push_stats(alert_id: int, *, force: bool = False) -> None:
     if force or events.stats_push_due(alert_id):
-        alert = Alert.objects.filter(pk=alert_id).first()
+        alert = Alert.objects.filter(pk=alert_id).defer("geometry").first()
         if alert is not None:
             events.alert_stats(alert_id, selectors.alert_stats(alert=alert))
 
@@ -124,7 +124,9 @@ def deliveries_send(*, transport_name: str, delivery_ids: Sequence[int]) -> Send
             "pk", "alert_id", "recipient_id", "language", "attempts", "identity__external_id", "identity__is_active"
         )
     )
-    alerts = {alert.pk: alert for alert in Alert.objects.filter(pk__in={row["alert_id"] for row in rows})}
+    # Not the geometry: a city's polygons weigh hundreds of kilobytes, and sending needs none of it.
+    batch_alerts = Alert.objects.filter(pk__in={row["alert_id"] for row in rows}).defer("geometry")
+    alerts = {alert.pk: alert for alert in batch_alerts}
     outgoing: list[Outgoing] = []
     attempts: dict[int, int] = {}
     rendered: dict[tuple[int, str], dict[str, Any]] = {}
