@@ -109,6 +109,11 @@ def search_text_of(parts: Iterable[Any]) -> str:
     return search_normalise(" ".join(str(part) for part in parts if part))
 
 
+def free_places_of(capacity: int | None, occupancy: int) -> int | None:
+    """Free places of a shelter: none known without a capacity, never fewer than none."""
+    return None if capacity is None else max(capacity - occupancy, 0)
+
+
 class Shelter(TimeStampedModel):
     """A place people can go to: where it is, what it is designated for, what it offers, how full it is."""
 
@@ -160,9 +165,7 @@ class Shelter(TimeStampedModel):
 
     @property
     def free_places(self) -> int | None:
-        if self.capacity is None:
-            return None
-        return max(self.capacity - self.occupancy, 0)
+        return free_places_of(self.capacity, self.occupancy)
 
 
 class ShelterBeds(models.Model):

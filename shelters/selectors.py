@@ -11,12 +11,14 @@ from datetime import datetime
 
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.gis.geos import Point, Polygon
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db import connection
+from django.db.models import F, Q, QuerySet
 
 from accounts import permissions
 from accounts.models import AdministrativeArea, AreaLevel, Membership, ResidentProfile, Role, User
 from commsplatform.core.audit import audit_record
 from commsplatform.core.errors import NotFound, PermissionDenied, ValidationFailed
+from shelters import nearest
 from shelters.models import (
     Asset,
     BedCategory,
@@ -27,7 +29,8 @@ from shelters.models import (
     ShelterStatus,
     ShelterStay,
 )
-from shelters.search import PlaceQuery, distance_expression, distance_in_metres, json_list_contains, place_filter
+from shelters.nearest import NearestShelter
+from shelters.search import PlaceQuery, json_list_contains, place_filter
 
 # What a person may ask of a shelter, and the shelter field that answers it.
 NEED_FIELDS: dict[str, str] = {
@@ -38,8 +41,6 @@ NEED_FIELDS: dict[str, str] = {
     "water": "water",
 }
 MAX_NEAREST = 50
-# Not shown with public results, and the largest columns: left out of the nearest-shelter query.
-STAFF_ONLY_FIELDS = ("search_text", "contacts", "notes", "properties")
 
 
 def _signed_in(user: User | AnonymousUser | None) -> User | None:
@@ -89,12 +90,6 @@ def shelter_staff_may_view(*, user: User | AnonymousUser | None, shelter: Shelte
     return reader is not None and permissions.user_has_area_perm(reader, permissions.VIEW_SHELTERS, shelter.area)
 
 
-@dataclass(frozen=True)
-class NearestShelter:
-    shelter: Shelter
-    distance_m: float
-
-
 def shelter_nearest(
     *,
     point: Point,
@@ -107,7 +102,10 @@ def shelter_nearest(
     max_distance_m: float | None = None,
     exclude_ids: Sequence[int] = (),
 ) -> list[NearestShelter]:
-    """Open shelters with room for `people` (and a free bed of `bed` category), nearest first, with distance."""
+    """Open shelters with room for `people` (and a free bed of `bed` category), nearest first, with distance.
+
+    The shelters come as `PublicShelter` rows, not model instances: see `shelters.nearest` for why.
+    """
     unknown = sorted(set(needs) - set(NEED_FIELDS))
     if unknown:
         raise ValidationFailed(
@@ -115,26 +113,26 @@ def shelter_nearest(
         )
     if bed is not None and bed not in BedCategory.values:
         raise ValidationFailed(f"Unknown bed category {bed!r}.", fields={"bed": "unknown"})
-    shelters = Shelter.objects.filter(
-        status=ShelterStatus.OPEN, capacity__isnull=False, occupancy__lte=F("capacity") - people
-    ).defer(*STAFF_ONLY_FIELDS)
-    for need in needs:
-        shelters = shelters.filter(**{NEED_FIELDS[need]: True})
-    if hazard:
-        shelters = json_list_contains(shelters, "hazards", hazard)
-    if language:
-        shelters = json_list_contains(shelters, "languages", language.lower())
-    if bed is not None:
-        free_bed = ShelterBeds.objects.filter(shelter=OuterRef("pk"), category=bed, occupied__lt=F("capacity"))
-        shelters = shelters.filter(Exists(free_bed))
-    if exclude_ids:
-        shelters = shelters.exclude(pk__in=exclude_ids)
-    shelters = shelters.annotate(distance=distance_expression(point))
-    if max_distance_m is not None:
-        shelters = shelters.filter(distance__lte=max_distance_m)
-    # Ordered by distance alone: a second key would stop PostGIS from walking its index nearest first.
-    rows = shelters.order_by("distance")[: max(1, min(limit, MAX_NEAREST))]
-    return [NearestShelter(shelter=row, distance_m=distance_in_metres(row.distance)) for row in rows]
+    find = nearest.nearest_by_sql if connection.vendor == "postgresql" else nearest.nearest_by_orm
+    return find(
+        point=point,
+        people=people,
+        need_fields=[NEED_FIELDS[need] for need in needs],
+        hazard=hazard,
+        language=language.lower() if language else None,
+        bed=bed,
+        limit=max(1, min(limit, MAX_NEAREST)),
+        max_distance_m=max_distance_m,
+        exclude_ids=exclude_ids,
+    )
+
+
+def shelter_beds_by_shelter(*, shelter_ids: Sequence[int]) -> dict[int, list[ShelterBeds]]:
+    """The beds each shelter counts by category (public, like the shelters' free places)."""
+    beds: dict[int, list[ShelterBeds]] = {}
+    for row in ShelterBeds.objects.filter(shelter_id__in=shelter_ids).order_by("category"):
+        beds.setdefault(row.shelter_id, []).append(row)
+    return beds
 
 
 def resident_point(*, user: User) -> Point | None:

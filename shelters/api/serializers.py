@@ -23,6 +23,7 @@ from shelters.models import (
     ShelterStatus,
     ShelterStay,
 )
+from shelters.nearest import PublicShelter
 from shelters.search import distance_in_metres
 from shelters.services.bulk_upload import FORMATS, AssetUploadReport
 
@@ -85,6 +86,21 @@ class ShelterFeatureSerializer(GeoFeatureModelSerializer):
             return round(distances[shelter.pk], 1)
         distance = getattr(shelter, "distance", None)
         return round(distance_in_metres(distance), 1) if distance is not None else None
+
+
+class NearestShelterFeatureSerializer(ShelterFeatureSerializer):
+    """The same feature, from a `PublicShelter` row of the nearest-shelter query (not a model instance): its
+    area and operator are ids, and its beds come in the context (`beds`: shelter id -> beds)."""
+
+    area = serializers.IntegerField(source="area_id", read_only=True)
+    operator = serializers.IntegerField(source="operator_id", read_only=True, allow_null=True)
+    # DRF's metaclass moves declared fields off the class: this replaces the nested field, it shadows nothing.
+    beds = serializers.SerializerMethodField()  # type: ignore[assignment]
+
+    @extend_schema_field(BedsSerializer(many=True))
+    def get_beds(self, shelter: PublicShelter) -> Any:
+        beds: dict[int, list[ShelterBeds]] = self.context.get("beds", {})
+        return BedsSerializer(beds.get(shelter.id, []), many=True).data
 
 
 class ShelterStaffFeatureSerializer(ShelterFeatureSerializer):

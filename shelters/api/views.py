@@ -3,7 +3,7 @@ the answer is geographic)."""
 
 from typing import Any, cast
 
-from django.db.models import QuerySet, prefetch_related_objects
+from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -146,10 +146,13 @@ class ShelterNearestApi(APIView):
             max_distance_m=params.number(query, "max_distance_m", low=1, high=params.MAX_RADIUS_M),
         )
         shelters = [item.shelter for item in nearest]
-        prefetch_related_objects(shelters, "beds")
-        distances = {item.shelter.pk: item.distance_m for item in nearest}
-        features = s.ShelterFeatureSerializer(shelters, many=True, context={"distances": distances}).data
-        routes = selectors.route_list(shelter_ids=[shelter.pk for shelter in shelters])
+        shelter_ids = [shelter.id for shelter in shelters]
+        context = {
+            "distances": {item.shelter.id: item.distance_m for item in nearest},
+            "beds": selectors.shelter_beds_by_shelter(shelter_ids=shelter_ids),
+        }
+        features = s.NearestShelterFeatureSerializer(shelters, many=True, context=context).data
+        routes = selectors.route_list(shelter_ids=shelter_ids)
         zones = selectors.zones_at(point=point)
         return Response(
             {
@@ -220,7 +223,7 @@ class ShelterCheckInApi(APIView):
                         "name": alternative.shelter.name,
                         "distance_m": round(alternative.distance_m, 1),
                         "free_places": alternative.shelter.free_places,
-                        "location": [alternative.shelter.location.x, alternative.shelter.location.y],
+                        "location": [alternative.shelter.lon, alternative.shelter.lat],
                     },
                 },
                 status=status.HTTP_409_CONFLICT,
