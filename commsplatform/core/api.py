@@ -3,6 +3,7 @@
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -25,5 +26,15 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             )
         return Response(
             {"detail": " ".join(exc.messages), "code": "validation_failed"}, status=status.HTTP_400_BAD_REQUEST
+        )
+    if isinstance(exc, DataError):
+        # A value the database cannot hold (a NUL character, an unpaired surrogate, a number out of range)
+        # that validation let through: the statement failed, its transaction rolled back, nothing changed.
+        return Response(
+            {
+                "detail": "The request holds a value the database cannot store (for example a NUL character).",
+                "code": "invalid_value",
+            },
+            status=status.HTTP_400_BAD_REQUEST,
         )
     return drf_exception_handler(exc, context)

@@ -96,7 +96,9 @@ def audit_record(
         if head is None:
             # The genesis migration creates the row; a database flushed since (as transactional
             # tests do between tests) has lost it, and the first append starts the chain again.
-            head = AuditChainHead.objects.create(pk=1, seq=0, hash=GENESIS_HASH)
+            # Concurrent first appends all try: the conflict is ignored and everyone then locks the one row.
+            AuditChainHead.objects.bulk_create([AuditChainHead(pk=1, seq=0, hash=GENESIS_HASH)], ignore_conflicts=True)
+            head = AuditChainHead.objects.select_for_update().get(pk=1)
         event = AuditEvent(
             seq=head.seq + 1,
             at=timezone.now(),

@@ -2,7 +2,7 @@
 
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from commsplatform.core.context import acting_as
 
@@ -18,3 +18,18 @@ class RequestContextMiddleware:
         request_id = request.headers.get("X-Request-ID", "")[:64] or None
         with acting_as(actor_id=actor_id, source=f"http:{address}", request_id=request_id):
             return self.get_response(request)
+
+
+class RejectNulMiddleware:
+    """A NUL character in the path or query string is refused with 400 before any view runs: PostgreSQL
+    cannot hold one in text, and no legitimate client sends it."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if "\x00" in request.path or any("\x00" in key or "\x00" in value for key, value in request.GET.items()):
+            return JsonResponse(
+                {"detail": "NUL characters are not allowed in the address.", "code": "invalid_value"}, status=400
+            )
+        return self.get_response(request)

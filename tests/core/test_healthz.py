@@ -125,3 +125,10 @@ def test_503_when_redis_is_unreachable(client):
 @pytest.mark.django_db
 def test_healthz_refuses_other_methods(client):
     assert client.post("/healthz").status_code == 405
+
+
+@pytest.mark.django_db
+def test_nul_characters_in_the_address_are_refused(client) -> None:
+    response = client.get("/api/alerts/feed.atom", {"area": "1\x00"})
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_value"
