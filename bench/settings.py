@@ -1,0 +1,23 @@
+"""Settings of the benchmarks' own processes (the measuring process, its helpers and the Celery worker).
+
+The local settings (database and Redis from DATABASE_URL and REDIS_URL), with debug off so that no query
+log grows in memory, and a channel layer that lets every message of a run accumulate: nothing reads the
+benchmark's browser channels, and at the default capacity (100 per channel, and all channels made by one
+process share one Redis key) the layer would skip the write of all but the first hundred messages.
+"""
+
+from commsplatform.settings.local import *  # noqa: F403
+from commsplatform.settings.local import env
+
+DEBUG = False
+BENCH_CHANNEL_CAPACITY = 10_000_000
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {
+            "hosts": [env("CHANNEL_LAYER_REDIS_URL", default=env("REDIS_URL", default="redis://127.0.0.1:6390/0"))],
+            "capacity": BENCH_CHANNEL_CAPACITY,
+        },
+    }
+}
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=0) or None
