@@ -25,9 +25,10 @@ from accounts import permissions
 from accounts.models import AdministrativeArea, Organisation, User
 from alerts.cap_xml import ATOM, CAP_VERSIONS, CapRejected, cap_container_kind, cap_parse_xml
 from alerts.models import Alert, CapFeed
+from alerts.services import lifecycle
 from alerts.services.cap_import import cap_import
 from commsplatform.core.audit import audit_record
-from commsplatform.core.errors import Conflict, DomainError, PermissionDenied, ValidationFailed
+from commsplatform.core.errors import Conflict, DomainError, ValidationFailed
 
 logger = logging.getLogger(__name__)
 
@@ -231,12 +232,13 @@ def cap_feeds_poll_due(*, now: datetime | None = None) -> list[PollReport]:
 
 def _require_approver(actor: User | None, organisation: Organisation, area: AdministrativeArea) -> None:
     """Feeds bring alerts into an area: configured by who may approve alerts there, for their organisation."""
-    if actor is None or actor.is_superuser:
-        return
-    if not actor.memberships.active().filter(organisation=organisation).exists():
-        raise PermissionDenied("You do not hold a role in that organisation.")
-    if not permissions.user_has_area_perm(actor, permissions.APPROVE_ALERTS, area):
-        raise PermissionDenied(f"You may not approve alerts in {area.name}, so you may not add feeds there.")
+    lifecycle.require_role_in(
+        actor,
+        organisation=organisation,
+        perm=permissions.APPROVE_ALERTS,
+        area=area,
+        what="approve alerts, so add feeds,",
+    )
 
 
 def _check_url(url: str) -> str:

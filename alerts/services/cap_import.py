@@ -170,12 +170,13 @@ def cap_import(
 
 def _require_approver(actor: User | None, organisation: Organisation, area: AdministrativeArea) -> None:
     """Trust is granted by who may approve alerts over the area, for an organisation they hold a role in."""
-    if actor is None or actor.is_superuser:
-        return
-    if not actor.memberships.active().filter(organisation=organisation).exists():
-        raise PermissionDenied("You do not hold a role in that organisation.")
-    if not permissions.user_has_area_perm(actor, permissions.APPROVE_ALERTS, area):
-        raise PermissionDenied(f"You may not approve alerts in {area.name}, so you may not trust senders there.")
+    lifecycle.require_role_in(
+        actor,
+        organisation=organisation,
+        perm=permissions.APPROVE_ALERTS,
+        area=area,
+        what="approve alerts, so trust senders,",
+    )
 
 
 def trusted_sender_create(

@@ -493,13 +493,20 @@ def alert_expire_due(*, now: datetime | None = None) -> int:
 # Templates -------------------------------------------------------------------------------------------
 
 
-def _template_check(actor: User | None, organisation: Organisation, area: AdministrativeArea) -> None:
+def require_role_in(
+    actor: User | None, *, organisation: Organisation, perm: str, area: AdministrativeArea, what: str
+) -> None:
+    """The actor holds a role in the organisation and `perm` over the area (templates, feeds, trusted senders)."""
     if actor is None or actor.is_superuser:
         return
     if not actor.memberships.active().filter(organisation=organisation).exists():
         raise PermissionDenied("You do not hold a role in that organisation.")
-    if not permissions.user_has_area_perm(actor, permissions.DRAFT_ALERTS, area):
-        raise PermissionDenied(f"You may not draft alerts in {area.name}.")
+    if not permissions.user_has_area_perm(actor, perm, area):
+        raise PermissionDenied(f"You may not {what} in {area.name}.")
+
+
+def _template_check(actor: User | None, organisation: Organisation, area: AdministrativeArea) -> None:
+    require_role_in(actor, organisation=organisation, perm=permissions.DRAFT_ALERTS, area=area, what="draft alerts")
 
 
 def alert_template_create(
