@@ -65,6 +65,14 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=2, help="worker processes, and raw-loop processes")
     parser.add_argument("--prefetch-multiplier", type=int, default=4, help="the worker's --prefetch-multiplier")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for one run to drain")
+    parser.add_argument(
+        "--worker-db-reuse",
+        type=int,
+        default=0,
+        metavar="N",
+        help="let the worker keep its database connections for N tasks (CELERY_DB_REUSE_MAX; the project does not "
+        "set it, so by default Celery closes them around every task)",
+    )
     parser.add_argument("--pg-port", type=int, default=DEFAULT_PG_PORT)
     parser.add_argument("--redis-port", type=int, default=DEFAULT_REDIS_PORT)
     parser.add_argument("--raw-part", help=argparse.SUPPRESS)  # child mode: "index/parts/alert id/start at"
@@ -344,6 +352,8 @@ def main() -> int:
         else:
             database_url = f"spatialite:///{folder / 'bench.sqlite3'}"
         env = django_env(database_url, redis_server.url)
+        if args.worker_db_reuse:
+            env["BENCH_CELERY_DB_REUSE_MAX"] = str(args.worker_db_reuse)
         django_setup(env)
         from django.core.management import call_command
         from django.db import connection
@@ -377,6 +387,8 @@ def main() -> int:
         print(f"dispatch benchmark: {len(user_ids):,} residents in {area.name} ({city.city.name}), on {database}")
         if city.note:
             print(f"note: {city.note}")
+        if args.worker_db_reuse:
+            print(f"note: the worker keeps its database connections for {args.worker_db_reuse} tasks (not the default)")
         print(
             f"one Celery worker: -Q alerts,deliveries.websocket -c {args.concurrency} -P prefork "
             f"--prefetch-multiplier {args.prefetch_multiplier}; websocket batches of {batch_size}; "

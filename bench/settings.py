@@ -20,4 +20,6 @@ CHANNEL_LAYERS = {
         },
     }
 }
-CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=0) or None
+# bench/dispatch.py --worker-db-reuse N: let the Celery worker keep its database connections for N tasks
+# (Celery otherwise closes them before and after every task). Off unless asked: the project does not set it.
+CELERY_DB_REUSE_MAX = env.int("BENCH_CELERY_DB_REUSE_MAX", default=0) or None
