@@ -96,7 +96,7 @@ def demo_load(*, data_dir: Path | None, password: str) -> DemoSummary:
     if data_dir is not None and not nyc:
         note = f"{data_dir} lacks {NYC_BOROUGHS} or {NYC_ZONES}: loaded Demoville instead of New York City."
     with transaction.atomic():
-        city = _load_nyc(data_dir) if nyc and data_dir is not None else _load_demoville()
+        city = nyc_areas_load(data_dir) if nyc and data_dir is not None else _load_demoville()
         district = city.children.filter(level=AreaLevel.DISTRICT).order_by("code").first()
         if district is None:  # pragma: no cover - both trees have districts
             raise RuntimeError("The demo city has no district.")
@@ -148,8 +148,10 @@ def _area(
     )
 
 
-def _load_nyc(data_dir: Path) -> AdministrativeArea:
-    """United States > New York State > New York City > 5 boroughs, and the 7 hurricane evacuation zones."""
+def nyc_areas_load(data_dir: Path) -> AdministrativeArea:
+    """United States > New York State > New York City > 5 boroughs, and the 7 hurricane evacuation zones.
+
+    Boroughs are coded "1"…"5" (as the centres' BOROCODE), zones "0"…"6". The benchmarks load the same tree."""
     # Rough boxes around the contiguous United States and New York State: enough for a demo tree.
     nation = _area("United States", "US", AreaLevel.NATION, _box(-125.0, 24.4, -66.9, 49.4), None)
     region = _area("New York State", "US-NY", AreaLevel.REGION, _box(-79.8, 40.4, -71.8, 45.1), nation)

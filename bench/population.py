@@ -24,8 +24,7 @@ from django.contrib.gis.geos import MultiPolygon, Point, Polygon
 from django.db import connection, transaction
 
 from accounts import services
-from accounts.area_import import area_file_union, area_import
-from accounts.demo import NYC_BOROUGH_CODES, NYC_BOROUGHS, NYC_ZONES, NYC_ZONES_LAYER
+from accounts.demo import NYC_BOROUGHS, NYC_ZONES, nyc_areas_load
 from accounts.models import (
     AdministrativeArea,
     AreaLevel,
@@ -84,40 +83,6 @@ def _box(x0: float, y0: float, x1: float, y1: float) -> MultiPolygon:
     return MultiPolygon(Polygon.from_bbox((x0, y0, x1, y1)), srid=4326)
 
 
-def _load_nyc(data_dir: Path) -> AdministrativeArea:
-    """New York City, its 5 boroughs ("1"…"5") and 7 hurricane evacuation zones ("0"…"6"), as the demo loads them."""
-    city = services.area_create(
-        actor=None,
-        name="New York City",
-        code="NYC",
-        level=AreaLevel.CITY,
-        geometry=area_file_union(path=data_dir / NYC_BOROUGHS),
-        source=NYC_BOROUGHS.name,
-    )
-    area_import(
-        actor=None,
-        path=data_dir / NYC_BOROUGHS,
-        level=AreaLevel.DISTRICT,
-        name_field="boro_name",
-        code_field="boro_name",
-        code_map=NYC_BOROUGH_CODES,
-        parent=f"{AreaLevel.CITY}:NYC",
-        make_valid=True,
-    )
-    area_import(
-        actor=None,
-        path=data_dir / NYC_ZONES,
-        layer=NYC_ZONES_LAYER,
-        level=AreaLevel.ZONE,
-        name_field="zone",
-        name_format="Hurricane evacuation zone {}",
-        code_field="zone",
-        parent=f"{AreaLevel.CITY}:NYC",
-        make_valid=True,
-    )
-    return city
-
-
 def _load_squares() -> AdministrativeArea:
     """Without the shared data: a made-up town of squares at 0°N 0°E, 5 districts side by side and 7 zones."""
     city = services.area_create(
@@ -157,7 +122,7 @@ def city_load(data_dir: Path | None) -> City:
     city = AdministrativeArea.objects.filter(level=AreaLevel.CITY, code="NYC" if nyc else "SQ").first()
     if city is None:
         with transaction.atomic():
-            city = _load_nyc(data_dir) if nyc and data_dir is not None else _load_squares()
+            city = nyc_areas_load(data_dir) if nyc and data_dir is not None else _load_squares()
     districts = list(city.children.filter(level=AreaLevel.DISTRICT).order_by("code"))
     zones = list(city.children.filter(level=AreaLevel.ZONE).order_by("code"))
     say(f"areas: {city.name}, {len(districts)} districts, {len(zones)} zones ({time.perf_counter() - started:.1f} s)")
