@@ -22,24 +22,12 @@ from accounts.models import (
     ResidentNeed,
     ResidentProfile,
     Subscription,
-    User,
 )
+from commsplatform.api_helpers import request_user as _user
+from commsplatform.api_helpers import validated as _valid
 from commsplatform.core.audit import audit_chain_verify
 from commsplatform.core.errors import NotFound, ValidationFailed
 from commsplatform.core.models import AuditEvent
-
-
-def _user(request: Request) -> User:
-    user = request.user
-    assert isinstance(user, User)  # IsAuthenticated has run
-    return user
-
-
-def _valid(serializer_class: type[Any], data: Any, **kwargs: Any) -> dict[str, Any]:
-    serializer = serializer_class(data=data, **kwargs)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
-
 
 # Areas: public geography to read; writes need manage_areas over the parent or the area.
 

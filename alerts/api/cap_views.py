@@ -23,29 +23,18 @@ from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
-from accounts.models import User
 from alerts import selectors, selectors_cap
 from alerts.api import cap_serializers as s
 from alerts.cap_xml import CapRejected, alert_to_cap_xml
 from alerts.models import Alert, CapFeed, TrustedSender
 from alerts.services import cap_feeds, cap_import
+from commsplatform.api_helpers import request_user as _user
+from commsplatform.api_helpers import validated as _valid
 from commsplatform.core.errors import ValidationFailed
 
 CAP_MEDIA_TYPE = "application/cap+xml"
 ATOM_MEDIA_TYPE = "application/atom+xml"
 FEED_MAX_ENTRIES = 200
-
-
-def _user(request: Request) -> User:
-    user = request.user
-    assert isinstance(user, User)  # IsAuthenticated has run
-    return user
-
-
-def _valid(serializer_class: type[Any], data: Any) -> dict[str, Any]:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
 
 
 class _XmlRenderer(BaseRenderer):

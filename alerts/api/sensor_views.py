@@ -22,29 +22,18 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import User
 from alerts import selectors_sensors as selectors
 from alerts.api import sensor_serializers as s
 from alerts.models import Sensor, SensorReading, SensorRule
 from alerts.services import sensors as services
 from alerts.services.sensors import ReadingIn, SignatureRefused, WebhookDisabled
+from commsplatform.api_helpers import request_user as _user
+from commsplatform.api_helpers import validated as _valid
 
 TIMESTAMP_HEADER = "X-Sensor-Timestamp"
 SIGNATURE_HEADER = "X-Sensor-Signature"
 # 500 readings take about 50 kB; anything far larger is not a sensor delivery.
 MAX_BODY_BYTES = 256 * 1024
-
-
-def _user(request: Request) -> User:
-    user = request.user
-    assert isinstance(user, User)  # IsAuthenticated has run
-    return user
-
-
-def _valid(serializer_class: type[Any], data: Any, **kwargs: Any) -> dict[str, Any]:
-    serializer = serializer_class(data=data, **kwargs)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
 
 
 # The webhook.

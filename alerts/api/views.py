@@ -11,18 +11,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import services as accounts_services
-from accounts.models import AdministrativeArea, ChannelIdentity, ChannelKind, Organisation, User
+from accounts.models import AdministrativeArea, ChannelIdentity, ChannelKind, Organisation
 from alerts import selectors, targeting
 from alerts.api import serializers as s
 from alerts.models import Alert, AlertTemplate, Delivery, DeliveryState, MsgType, Reply
 from alerts.services import lifecycle, replies
+from commsplatform.api_helpers import request_user as _user
 from commsplatform.core.errors import NotFound, ValidationFailed
-
-
-def _user(request: Request) -> User:
-    user = request.user
-    assert isinstance(user, User)  # IsAuthenticated has run
-    return user
 
 
 def _valid(serializer_class: type[Any], data: Any) -> Any:

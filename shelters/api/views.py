@@ -13,7 +13,8 @@ from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
-from accounts.models import User
+from commsplatform.api_helpers import request_user as _user
+from commsplatform.api_helpers import validated as _valid
 from commsplatform.core.errors import ValidationFailed
 from shelters import selectors, services
 from shelters.api import params
@@ -44,18 +45,6 @@ PLACE_PARAMETERS = [
     OpenApiParameter("lat", float, description="Latitude of that point."),
     OpenApiParameter("within_m", float, description="Only within this many metres of lon/lat."),
 ]
-
-
-def _user(request: Request) -> User:
-    user = request.user
-    assert isinstance(user, User)  # IsAuthenticated has run
-    return user
-
-
-def _valid(serializer_class: type[Any], data: Any, **kwargs: Any) -> dict[str, Any]:
-    serializer = serializer_class(data=data, **kwargs)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
 
 
 def _shelter_data(request: Request, shelter: Shelter, **context: Any) -> Any:
