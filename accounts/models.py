@@ -377,3 +377,48 @@ class Subscription(TimeStampedModel):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "area"], name="subscription_unique")]
+
+
+class GroupKind(models.TextChoices):
+    NEEDS = "needs", _("People with a declared need")
+    VOLUNTEERS = "volunteers", _("People offering help")
+    LANGUAGE = "language", _("People who read one language")
+    AREA = "area", _("People of an area")
+    STAFF = "staff", _("Staff")
+    CUSTOM = "custom", _("Other")
+
+
+class CommunicationGroup(TimeStampedModel):
+    """A set of people who should receive the same messages and meet in the same rooms.
+
+    Who belongs is decided by transparent rules (classifier/) or by staff; each membership keeps its source.
+    """
+
+    key = models.SlugField(max_length=120, unique=True)
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=16, choices=GroupKind.choices, default=GroupKind.CUSTOM)
+    area = models.ForeignKey(
+        AdministrativeArea, null=True, blank=True, on_delete=models.PROTECT, related_name="communication_groups"
+    )
+    language = models.CharField(max_length=16, blank=True)
+    description = models.TextField(blank=True)
+    is_active = models.BooleanField(default=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class GroupMembershipSource(models.TextChoices):
+    RULE = "rule", _("Assigned by a rule")
+    STAFF = "staff", _("Assigned by staff")
+    SELF = "self", _("Joined by the person")
+
+
+class GroupMembership(models.Model):
+    group = models.ForeignKey(CommunicationGroup, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="group_memberships")
+    source = models.CharField(max_length=8, choices=GroupMembershipSource.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["group", "user"], name="group_membership_unique")]

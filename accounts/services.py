@@ -21,10 +21,14 @@ from accounts.models import (
     AreaLevel,
     ChannelIdentity,
     ChannelKind,
+    CommunicationGroup,
     Consent,
     ConsentPurpose,
     DataKind,
     DataSharingAgreement,
+    GroupKind,
+    GroupMembership,
+    GroupMembershipSource,
     Membership,
     NeedKind,
     Organisation,
@@ -35,6 +39,7 @@ from accounts.models import (
     Subscription,
     User,
 )
+from accounts.signals import user_erased
 from commsplatform.core.audit import audit_record
 from commsplatform.core.errors import Conflict, PermissionDenied, ValidationFailed
 
@@ -559,6 +564,7 @@ def user_erase(*, actor: User, user: User) -> None:
         Consent.objects.filter(user=user, withdrawn_at__isnull=True).update(withdrawn_at=timezone.now())
         now = timezone.now()
         Membership.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=now)
+        GroupMembership.objects.filter(user=user).delete()
         user.username = f"erased-{user.pk}"
         user.first_name = ""
         user.last_name = ""
@@ -570,4 +576,39 @@ def user_erase(*, actor: User, user: User) -> None:
         user.erased_at = now
         user.save()
         permissions.permissions_sync_user(user=user)
+        user_erased.send(sender=User, user=user)
         audit_record(action="accounts.user_erased", target=user, actor_id=actor.pk)
+
+
+def communication_group_ensure(
+    *,
+    key: str,
+    name: str,
+    kind: str = GroupKind.CUSTOM,
+    area: AdministrativeArea | None = None,
+    language: str = "",
+    description: str = "",
+) -> CommunicationGroup:
+    """The group with this key, created with these attributes the first time it is asked for."""
+    group, _created = CommunicationGroup.objects.get_or_create(
+        key=key,
+        defaults={"name": name, "kind": kind, "area": area, "language": language, "description": description},
+    )
+    return group
+
+
+def group_member_add(*, group: CommunicationGroup, user: User, source: str = GroupMembershipSource.RULE) -> bool:
+    """Put a person in a group; True when they were not in it yet. Erased people are never added."""
+    if user.erased_at is not None:
+        raise ValidationFailed("This account was erased.")
+    _membership, created = GroupMembership.objects.get_or_create(group=group, user=user, defaults={"source": source})
+    if created:
+        audit_record(action="accounts.group_member_added", target=group, data={"user": user.pk, "source": source})
+    return created
+
+
+def group_member_remove(*, group: CommunicationGroup, user: User) -> bool:
+    deleted, _ = GroupMembership.objects.filter(group=group, user=user).delete()
+    if deleted:
+        audit_record(action="accounts.group_member_removed", target=group, data={"user": user.pk})
+    return bool(deleted)
