@@ -14,5 +14,7 @@ urlpatterns = [
     path("api/accounts/", include("accounts.api.urls")),
     path("api/shelters/", include("shelters.api.urls")),
     path("api/alerts/", include("alerts.api.urls")),
+    path("api/rooms/", include("rooms.api.urls")),
+    path("api/classifier/", include("classifier.api.urls")),
     path("api-auth/", include("rest_framework.urls")),
 ]

@@ -266,6 +266,16 @@ CAP_MAX_DOCUMENT_BYTES = env.int("CAP_MAX_DOCUMENT_BYTES", default=2 * 1024 * 10
 SENSOR_WEBHOOK_SECRET = env("SENSOR_WEBHOOK_SECRET", default="")
 SENSOR_WEBHOOK_MAX_SKEW_SECONDS = env.int("SENSOR_WEBHOOK_MAX_SKEW_SECONDS", default=300)
 
+# Rooms (rooms/): size and rate limits of what people post, and how far a reconnecting client catches up.
+ROOM_MESSAGE_MAX_CHARS = env.int("ROOM_MESSAGE_MAX_CHARS", default=4000)
+ROOM_FRAME_MAX_BYTES = env.int("ROOM_FRAME_MAX_BYTES", default=16 * 1024)
+ROOM_RATE_LIMIT_MESSAGES = env.int("ROOM_RATE_LIMIT_MESSAGES", default=10)
+ROOM_RATE_LIMIT_WINDOW_SECONDS = env.int("ROOM_RATE_LIMIT_WINDOW_SECONDS", default=30)
+ROOM_CATCHUP_MAX_EVENTS = env.int("ROOM_CATCHUP_MAX_EVENTS", default=500)
+ROOM_PRESENCE_TTL_SECONDS = env.int("ROOM_PRESENCE_TTL_SECONDS", default=90)
+
+# Classifier (classifier/): settings of the model, its training and its inference.
+
 TELEGRAM_BOT_TOKEN = env("TELEGRAM_BOT_TOKEN", default="")
 TELEGRAM_WEBHOOK_SECRET = env("TELEGRAM_WEBHOOK_SECRET", default="")
 

@@ -1,0 +1,5 @@
+"""API routes of classifier."""
+
+from django.urls import URLPattern, URLResolver
+
+urlpatterns: list[URLPattern | URLResolver] = []
