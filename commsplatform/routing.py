@@ -3,6 +3,7 @@
 from django.urls import URLPattern, URLResolver
 
 from alerts.routing import websocket_urlpatterns as alerts_websocket
+from rooms.routing import websocket_urlpatterns as rooms_websocket
 from shelters.routing import websocket_urlpatterns as shelters_websocket
 
-websocket_urlpatterns: list[URLPattern | URLResolver] = [*alerts_websocket, *shelters_websocket]
+websocket_urlpatterns: list[URLPattern | URLResolver] = [*alerts_websocket, *rooms_websocket, *shelters_websocket]

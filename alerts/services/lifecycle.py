@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from accounts import permissions
 from accounts.models import AdministrativeArea, Organisation, User
-from alerts import events
+from alerts import events, signals
 from alerts.content import (
     AlertContent,
     AreaContent,
@@ -407,6 +407,7 @@ def _issue(alert: Alert, actor: User | None, *, reason: str = "") -> None:
     events.alert_state_changed(alert)
     if _is_dispatched(alert):
         transaction.on_commit(lambda: dispatch.delay(alert.pk))
+    signals.alert_issued.send(sender=Alert, alert=alert)
 
 
 def _is_dispatched(alert: Alert) -> bool:

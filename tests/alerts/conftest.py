@@ -9,12 +9,14 @@ import pytest
 
 from alerts import tasks
 from alerts.services import dispatch as dispatch_service
+from rooms import tasks as rooms_tasks
 
 
 @dataclass
 class Broker:
     batches: list[tuple[str, list[int]]] = field(default_factory=list)
     dispatches: list[int] = field(default_factory=list)
+    announcements: list[int] = field(default_factory=list)
 
     def run_batches(self) -> None:
         while self.batches:
@@ -33,4 +35,5 @@ def broker(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> B
 
     monkeypatch.setattr(dispatch_service, "_enqueue", enqueue)
     monkeypatch.setattr(tasks.dispatch, "delay", lambda alert_id: recorded.dispatches.append(alert_id))
+    monkeypatch.setattr(rooms_tasks.alert_announce, "delay", lambda alert_id: recorded.announcements.append(alert_id))
     return recorded
