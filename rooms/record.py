@@ -3,7 +3,8 @@
 Each event's hash is SHA-256 over the previous hash and a canonical JSON of the event (room, sequence number,
 time, actor, type, data). The room row holds the head (last sequence number and hash), so removing the newest
 events is noticed too. `room_verify` also checks the room's current state against the record: every message
-must have been posted through an event that says exactly what the message says.
+must have been posted through an event that says exactly what the message says, and every message an event
+posted must still exist.
 """
 
 import hashlib
@@ -67,7 +68,7 @@ def room_verify(*, room: Room) -> VerifyResult:
     result = VerifyResult(room_id=room.pk)
     prev = GENESIS
     expected_seq = 1
-    posted: dict[int, str] = {}  # message id -> the text its event posted
+    posted: dict[int, tuple[str, int]] = {}  # message id -> the text its event posted, and that event
     for event in RoomEvent.objects.filter(room=room).order_by("seq").iterator(chunk_size=2000):
         result.events += 1
         if event.seq != expected_seq:
@@ -82,7 +83,7 @@ def room_verify(*, room: Room) -> VerifyResult:
         if digest != event.hash:
             result.problems.append(f"event #{event.seq} ({event.type}) was altered: its hash does not match")
         if event.type == "message.posted" and isinstance(event.data, dict):
-            posted[int(event.data.get("message_id", 0))] = str(event.data.get("body", ""))
+            posted[int(event.data.get("message_id", 0))] = (str(event.data.get("body", "")), event.seq)
         prev = event.hash
         expected_seq += 1
     if room.last_seq != expected_seq - 1:
@@ -92,9 +93,14 @@ def room_verify(*, room: Room) -> VerifyResult:
         )
     elif room.last_seq and room.last_hash != prev:
         result.problems.append(f"the room's head does not match event #{room.last_seq}")
+    stored = set()
     for message_id, body in Message.objects.filter(room=room).values_list("pk", "body").iterator(chunk_size=2000):
+        stored.add(message_id)
         if message_id not in posted:
             result.problems.append(f"message {message_id} is not in the record")
-        elif posted[message_id] != body:
+        elif posted[message_id][0] != body:
             result.problems.append(f"message {message_id} was altered: its text differs from the record")
+    # Messages are never deleted (hiding keeps them): one the record posted must still be there.
+    for message_id in sorted(set(posted) - stored):
+        result.problems.append(f"message {message_id} (posted by event #{posted[message_id][1]}) was deleted")
     return result
