@@ -34,12 +34,18 @@ def _names(room: Room) -> dict[int, str]:
     return names
 
 
+def carries_hidden_text(data: dict[str, Any], hidden: set[int]) -> bool:
+    """An event that repeats a now-hidden message's text: its approval, or its being shown again before it was
+    hidden again. `event_view` only drops the message's posting, so the public views drop these too."""
+    return "body" in data and data.get("message_id") in hidden
+
+
 def transcript_build(*, room: Room, audit: bool) -> dict[str, Any]:
     hidden = set(Message.objects.filter(room=room, hidden_at__isnull=False).values_list("pk", flat=True))
     entries = []
     for event in RoomEvent.objects.filter(room=room).order_by("seq").iterator(chunk_size=2000):
         data = event_view(event.type, event.data, event.actor_id, moderator=audit, viewer_id=None, hidden_ids=hidden)
-        if data is None or (not audit and event.type == "message.hidden"):
+        if data is None or (not audit and (event.type == "message.hidden" or carries_hidden_text(data, hidden))):
             continue
         entry: dict[str, Any] = {"id": event.seq, "at": event.at.isoformat(), "type": event.type,
                                  "actor_id": event.actor_id, "data": data}  # fmt: skip

@@ -3,10 +3,13 @@ verification. The live actions (posting, questions, hands, polls, moderation) go
 (docs/rooms.md); each view here parses input, calls one service or selector, and formats the result."""
 
 import json
+from typing import Any
 
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import NotAuthenticated
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -137,12 +140,20 @@ class RoomEventListApi(APIView):
         for event in stored:
             view = events.event_view(event.type, event.data, event.actor_id, moderator=access.is_moderator,
                                      viewer_id=access.user_id, hidden_ids=hidden)  # fmt: skip
-            if view is not None:
+            if view is not None and (access.is_moderator or not transcript.carries_hidden_text(view, hidden)):
                 frames.append(events.wire(event, view))
         return Response({"events": frames, "last_event_id": stored[-1].seq if stored else int(raw)})
 
 
 FORMATS = {"json", "md", "html"}
+
+
+class TranscriptNegotiation(DefaultContentNegotiation):
+    """Here `?format=` names the transcript's format, not one of DRF's renderers (which would answer 404 to
+    `md`); the view renders the transcript itself, and errors are JSON."""
+
+    def select_renderer(self, request: Any, renderers: Any, format_suffix: str | None = None) -> Any:
+        return renderers[0], renderers[0].media_type
 
 
 class RoomTranscriptApi(APIView):
@@ -151,6 +162,7 @@ class RoomTranscriptApi(APIView):
 
     permission_classes = [AllowAny]
     throttle_classes = [AnonRateThrottle, UserRateThrottle]
+    content_negotiation_class = TranscriptNegotiation
 
     @extend_schema(
         parameters=[
@@ -167,6 +179,8 @@ class RoomTranscriptApi(APIView):
         audit = request.query_params.get("audit") in {"1", "true"}
         room = selectors.room_get(room_id=room_id)
         user = request.user
+        if not isinstance(user, User) and (audit or room.visibility != RoomVisibility.PUBLIC):
+            raise NotAuthenticated("Sign in to read this transcript.")  # a 401 with the challenge
         if audit:
             if not isinstance(user, User) or not (
                 permissions.user_has_area_perm(user, permissions.VIEW_AUDIT, room.area)
