@@ -449,3 +449,54 @@ class SensorReading(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sensor_id}#{self.reading_id} = {self.value}"
+
+
+class ReportStatus(models.TextChoices):
+    NEW = "new", _("New")
+    TRIAGED = "triaged", _("Triaged")
+    VERIFIED = "verified", _("Verified")
+    DISMISSED = "dismissed", _("Dismissed")
+
+
+# Fact-checking before a citizen report is trusted: new → triaged → verified or dismissed (a clear hoax or
+# duplicate may be dismissed straight away).
+REPORT_TRANSITIONS: dict[str, frozenset[str]] = {
+    ReportStatus.NEW: frozenset({ReportStatus.TRIAGED, ReportStatus.DISMISSED}),
+    ReportStatus.TRIAGED: frozenset({ReportStatus.VERIFIED, ReportStatus.DISMISSED}),
+    ReportStatus.VERIFIED: frozenset(),
+    ReportStatus.DISMISSED: frozenset(),
+}
+
+
+class CitizenReport(TimeStampedModel):
+    """What a resident saw (text, where, an optional photo), triaged by staff of the area before it is trusted.
+
+    `category`, `urgency` and the model fields are written by the classifier; urgency orders the triage queue.
+    """
+
+    reporter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="citizen_reports")
+    text = models.TextField()
+    location = models.PointField(srid=4326, null=True, blank=True)
+    area = models.ForeignKey(AdministrativeArea, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    photo = models.FileField(upload_to="reports/%Y/%m/", blank=True, max_length=200)
+    photo_content_type = models.CharField(max_length=32, blank=True)
+    status = models.CharField(max_length=16, choices=ReportStatus.choices, default=ReportStatus.NEW)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    status_changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    staff_note = models.CharField(max_length=1000, blank=True)
+    category = models.CharField(max_length=64, blank=True)
+    category_score = models.FloatField(null=True, blank=True)
+    urgency = models.PositiveSmallIntegerField(default=0)
+    model_name = models.CharField(max_length=200, blank=True)
+    model_version = models.CharField(max_length=100, blank=True)
+    classified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "-urgency", "created_at"], name="report_triage_queue")]
+        constraints = [models.CheckConstraint(condition=Q(urgency__lte=2), name="report_urgency_range")]
+
+    def __str__(self) -> str:
+        return f"report {self.pk} ({self.status})"

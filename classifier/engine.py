@@ -59,6 +59,13 @@ class Encoder:
         self.max_length = max_length
 
     @property
+    def name(self) -> str:
+        """all-MiniLM-L6-v2 for the packaged default (its folder is just "model"), else the folder's name."""
+        if self.path.resolve() == default_encoder_path().resolve():
+            return "all-MiniLM-L6-v2"
+        return self.path.name
+
+    @property
     def dimension(self) -> int:
         return int(self.model.config.hidden_size)
 
@@ -194,7 +201,7 @@ def centroid_classifier(
     config = HeadConfig(
         name=name,
         labels=labels,
-        base_model=encoder.path.name,
+        base_model=encoder.name,
         method="centroid",
         normalize=True,
         max_length=encoder.max_length,

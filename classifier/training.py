@@ -201,7 +201,7 @@ def train_finetune(
     config = HeadConfig(
         name=options.name,
         labels=list(labels),
-        base_model=encoder.path.name,
+        base_model=encoder.name,
         method="finetune",
         normalize=False,
         max_length=options.max_length,
@@ -318,7 +318,7 @@ def train_fewshot(
     config = HeadConfig(
         name=options.name,
         labels=list(labels),
-        base_model=encoder.path.name,
+        base_model=encoder.name,
         method="fewshot",
         normalize=True,
         max_length=options.max_length,

@@ -1,6 +1,6 @@
 from django.urls import URLPattern, URLResolver, include, path
 
-from alerts.api import views
+from alerts.api import report_views, views
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", views.AlertListApi.as_view(), name="alert-list"),
@@ -9,6 +9,11 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("templates/", views.TemplateListApi.as_view(), name="alert-template-list"),
     path("templates/<int:template_id>/", views.TemplateDetailApi.as_view(), name="alert-template-detail"),
     path("templates/<int:template_id>/draft/", views.TemplateDraftApi.as_view(), name="alert-template-draft"),
+    path("reports/", report_views.ReportListApi.as_view(), name="report-list"),
+    path("reports/triage/", report_views.ReportTriageApi.as_view(), name="report-triage"),
+    path("reports/<int:report_id>/", report_views.ReportDetailApi.as_view(), name="report-detail"),
+    path("reports/<int:report_id>/photo/", report_views.ReportPhotoApi.as_view(), name="report-photo"),
+    path("reports/<int:report_id>/status/", report_views.ReportStatusApi.as_view(), name="report-status"),
     path("<int:alert_id>/", views.AlertDetailApi.as_view(), name="alert-detail"),
     path("<int:alert_id>/submit/", views.AlertSubmitApi.as_view(), name="alert-submit"),
     path("<int:alert_id>/approve/", views.AlertApproveApi.as_view(), name="alert-approve"),

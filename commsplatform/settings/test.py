@@ -6,7 +6,7 @@ The channel layer is in memory for unit tests unless TEST_CHANNEL_LAYER=redis as
 import os
 
 from commsplatform.settings.base import *  # noqa: F403
-from commsplatform.settings.base import DATABASES, REDIS_URL, VAR_DIR, env
+from commsplatform.settings.base import CHANNEL_LAYER_SOCKET_TIMEOUT, DATABASES, REDIS_URL, VAR_DIR, env
 
 DEBUG = False
 if DATABASES["default"]["ENGINE"].endswith("spatialite"):
@@ -21,7 +21,8 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 if env("TEST_CHANNEL_LAYER", default="memory") == "memory":
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
+    host = {"address": REDIS_URL, "socket_timeout": CHANNEL_LAYER_SOCKET_TIMEOUT}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [host]}}}
 HEALTH_CHECK_TIMEOUT = 1.0
 STATIC_ROOT = None  # nothing is collected for tests; whitenoise then has no folder to look for
 AUDIT_CHAIN_KEY = "test-audit-key"
@@ -29,3 +30,6 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Other apps' tests save replies and needs, which queue classifier work on commit; no broker there.
+# Classifier tests switch it on and run the tasks inline.
+CLASSIFIER_ENABLED = False

@@ -10,6 +10,14 @@ from django.core.management.base import BaseCommand, CommandError
 from classifier.datasets import DatasetError, read_tsv
 
 
+def _encoder_name(path: str) -> str:
+    from classifier import engine
+
+    if Path(path).resolve() == engine.default_encoder_path().resolve():
+        return "all-MiniLM-L6-v2"
+    return Path(path).name
+
+
 class Command(BaseCommand):
     help = (
         "Fine-tune the encoder with a classification head (few-shot contrastive mode below 32 examples a class) "
@@ -79,7 +87,7 @@ class Command(BaseCommand):
         encoder_path = options["encoder"] or settings.CLASSIFIER_ENCODER_DIR or str(engine.default_encoder_path())
         train_options = training.TrainOptions(
             labels=list(label_set.labels),
-            name=options["name"] or f"{label_set.name}-{Path(encoder_path).name}",
+            name=options["name"] or f"{label_set.name}-{_encoder_name(encoder_path)}",
             seed=options["seed"],
             max_length=options["max_length"],
             epochs=options["epochs"],
