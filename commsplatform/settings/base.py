@@ -137,10 +137,20 @@ MEDIA_ROOT = env("MEDIA_ROOT", default=str(VAR_DIR / "media"))
 # `make run` starts on this port when REDIS_URL is not set.
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6390/0")
 
+# channels-redis waits for messages with blocking pops of up to 5 s, and redis-py's default read timeout is
+# also 5 s: an idle connection's receive then times out and the consumer dies. Reads must outlast the pops.
+CHANNEL_LAYER_SOCKET_TIMEOUT = 30
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [env("CHANNEL_LAYER_REDIS_URL", default=REDIS_URL)]},
+        "CONFIG": {
+            "hosts": [
+                {
+                    "address": env("CHANNEL_LAYER_REDIS_URL", default=REDIS_URL),
+                    "socket_timeout": CHANNEL_LAYER_SOCKET_TIMEOUT,
+                }
+            ]
+        },
     }
 }
 

@@ -7,12 +7,18 @@ transport is the recording one, and the recovery timings are seconds instead of 
 import os
 
 from commsplatform.settings.test import *  # noqa: F403
+from commsplatform.settings.test import CHANNEL_LAYER_SOCKET_TIMEOUT
 
 REDIS_URL = os.environ["WORKER_REDIS_URL"]
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
-CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": CHANNEL_LAYER_SOCKET_TIMEOUT}]},
+    }
+}
 ALERT_TRANSPORTS = {"recording": "tests.alerts.recording_transport.RecordingTransport"}
 CELERY_DELIVERY_TRANSPORTS = ["recording"]
 CELERY_TASK_QUEUES_NAMES = ["default", "alerts", "deliveries.recording"]
