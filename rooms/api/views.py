@@ -88,8 +88,9 @@ class RoomMemberAddApi(APIView):
     def post(self, request: Request, room_id: int) -> Response:
         data = _valid(s.MemberAddSerializer, request.data)
         room = selectors.room_get(room_id=room_id)
-        # The same answer for an unknown person as for a known one outside this actor's rights: no probing.
-        selectors.room_access(room=room, user=_user(request))
+        # Only those who may add people learn whether a person exists: no probing of ids by participants.
+        if not selectors.room_access(room=room, user=_user(request)).is_moderator:
+            raise PermissionDenied("Only hosts and moderators add people to a room.")
         invitee = User.objects.filter(pk=data["user_id"], is_active=True).first()
         if invitee is None:
             raise NotFound("No such person.")

@@ -7,6 +7,11 @@ import pytest
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.validation import validate_schema
 
+from accounts.models import Role
+from rooms.models import Room
+from rooms.services import room_create
+from tests.factories import AreaTree, UserFactory, grant
+
 # (method, path) pairs that anyone may call without signing in.
 PUBLIC = {
     ("get", "/api/accounts/areas/"),
@@ -15,7 +20,15 @@ PUBLIC = {
     # Where shelters and evacuation routes are, and whether they have room, is public safety information.
     ("get", "/api/shelters/"),
     ("get", "/api/shelters/routes/"),
+    # The public transcript of a public room: the record of what officials said is open to everyone.
+    ("get", "/api/rooms/{room_id}/transcript/"),
 }
+
+
+def _public_room(tree: AreaTree) -> Room:
+    host = UserFactory.create(username="schema-host")
+    grant(host, Role.OFFICIAL, tree.city_a, tree.organisation)
+    return room_create(actor=host, title="Schema", kind="town_hall", visibility="public", area=tree.city_a)
 
 
 def _schema() -> dict:
@@ -46,7 +59,12 @@ def test_schema_and_docs_are_served(client):
 @pytest.mark.django_db
 @pytest.mark.parametrize(("method", "path"), _operations())
 def test_no_endpoint_answers_anonymous_callers_unless_public(api, tree, method, path):
-    url = re.sub(r"\{[^}]+\}", str(tree.city_a.pk), path)
+    if "{room_id}" in path:
+        # A public room that exists, so that a public endpoint of rooms has something to answer about.
+        path_with_room = path.replace("{room_id}", str(_public_room(tree).pk))
+    else:
+        path_with_room = path
+    url = re.sub(r"\{[^}]+\}", str(tree.city_a.pk), path_with_room)
     if "{purpose}" in path or "{kind}" in path:
         url = re.sub(r"\{[^}]+\}", "location", path)
 
