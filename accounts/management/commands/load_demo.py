@@ -12,6 +12,7 @@ from accounts.demo import DEMO_PASSWORD_DEFAULT, demo_load
 from alerts.demo import alerts_demo_load
 from commsplatform.core.context import acting_as
 from commsplatform.core.errors import DomainError
+from rooms.demo import rooms_demo_load
 
 
 class Command(BaseCommand):
@@ -31,6 +32,7 @@ class Command(BaseCommand):
             with acting_as(actor_id=None, source="command:load_demo"):
                 summary = demo_load(data_dir=options["data_dir"], password=password)
                 templates = alerts_demo_load(city=summary.city)
+                rooms = rooms_demo_load(city=summary.city)
         except AreaImportFailed as exc:
             raise CommandError(exc.describe()) from exc
         except DomainError as exc:
@@ -43,6 +45,8 @@ class Command(BaseCommand):
             self.stdout.write(f"The demo around {summary.city.name} is already loaded; nothing was changed.")
         if templates:
             self.stdout.write(f"Added {templates} alert templates.")
+        if rooms:
+            self.stdout.write(f"Added {rooms} rooms.")
         rows = [("username", "role", "area", "organisation")]
         rows += [(x.username, x.role, x.area, x.organisation) for x in summary.logins]
         widths = [max(len(row[i]) for row in rows) for i in range(4)]
