@@ -4,7 +4,10 @@ SHELL := /bin/bash
 PYTEST_ARGS ?=
 export PYTEST_ARGS
 
-.PHONY: help run test lint test-spatialite test-postgis
+.PHONY: help run test lint test-spatialite test-postgis classifier-model
+
+# The labelled messages `make classifier-model` trains the default model on (../shared/data by default).
+CLASSIFIER_TRAIN ?= $(or $(SHARED_DATA_DIR),../shared/data)/crisis/hurricane_train.tsv
 
 help:
 	@echo "make run              install, migrate, load demo data, serve on http://127.0.0.1:8000"
@@ -12,6 +15,7 @@ help:
 	@echo "make lint             ruff check, ruff format --check, mypy"
 	@echo "make test-spatialite  pytest, SpatiaLite lane only"
 	@echo "make test-postgis     pytest, PostGIS lane only"
+	@echo "make classifier-model train the default classifier into var/classifier/ (about 12 min on 2 cores)"
 
 run:
 	scripts/run.sh
@@ -27,3 +31,12 @@ test-spatialite:
 
 test-postgis:
 	scripts/test.sh postgis
+
+# A versioned folder var/classifier/crisis-<time>, then var/classifier/default points at it; `make run` (through
+# CLASSIFIER_MODEL_DIR) uses it from the next start. Without it the bare encoder and the project's examples serve.
+classifier-model:
+	@test -f "$(CLASSIFIER_TRAIN)" || { echo "needs $(CLASSIFIER_TRAIN) (set CLASSIFIER_TRAIN=FILE.tsv)"; exit 1; }
+	bash -c 'source scripts/common.sh && setup run && mkdir -p var/classifier \
+		&& out=var/classifier/crisis-$$(date -u +%Y%m%dT%H%M%S) \
+		&& python manage.py train_classifier --train "$(abspath $(CLASSIFIER_TRAIN))" --out "$$out" \
+		&& ln -sfn "$$(basename "$$out")" var/classifier/default && echo "var/classifier/default -> $$out"'
