@@ -210,3 +210,32 @@ def test_relabel_becomes_an_example_only_with_training_consent(tree, classifier_
     api.force_authenticate(consenting)
     assert api.get("/api/classifier/triage/").json()["results"] == []
     assert api.get(f"/api/classifier/texts/{texts[consenting.pk].pk}/").status_code == 404
+
+
+def test_an_assignment_joins_the_open_rooms_of_the_group_in_the_persons_language(
+    tree, zone, classifier_on, django_capture_on_commit_callbacks
+):
+    from rooms.models import Room, RoomMember
+
+    group = accounts_services.communication_group_ensure(
+        key=f"assisted-evacuation-{zone.pk}", name="Assisted evacuation, Zone 1", kind="needs", area=zone
+    )
+    # Rooms made directly: the rooms app's own services and permissions are not what this test is about.
+    english = Room.objects.create(
+        slug="evac-en", title="Evacuation help", kind="community", visibility="group", area=zone, languages=["en"]
+    )
+    french = Room.objects.create(
+        slug="evac-fr", title="Aide", kind="community", visibility="group", area=zone, languages=["fr"]
+    )
+    english.groups.add(group)
+    french.groups.add(group)
+
+    user = resident_at(1, 1)
+    accounts_services.consent_give(user=user, purpose=ConsentPurpose.NEEDS_MOBILITY, version="1")
+    with django_capture_on_commit_callbacks(execute=True):
+        accounts_services.resident_need_set(user=user, kind="mobility")
+    assignment = GroupAssignment.objects.get(user=user, group=group)
+    assert assignment.rooms == [english.pk]
+    member = RoomMember.objects.get(room=english, user=user)
+    assert (member.role, member.source) == ("participant", "rule")
+    assert not RoomMember.objects.filter(room=french, user=user).exists()
