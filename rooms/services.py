@@ -513,11 +513,26 @@ def message_hide(*, actor: User, room_id: int, message_id: Any, reason: Any) -> 
             raise Conflict("Official posts are never hidden; they can only be superseded by an edit.")
         if message.hidden_at is not None:
             raise Conflict("That message is already hidden.")
-        message.hidden_at, message.hidden_by, message.hidden_reason = timezone.now(), actor, reason
-        message.save(update_fields=["hidden_at", "hidden_by", "hidden_reason"])
-        _append(room, "message.hidden", actor.pk, {"message_id": message.pk, "reason": reason,
-                                                    "author_id": message.author_id})  # fmt: skip
+        # Hiding the current version hides the earlier ones too: otherwise catch-up and the public transcript,
+        # which leave out the hidden version, would show the previous one as if it were current.
+        versions = _earlier_versions(message) if message.is_current else []
+        now = timezone.now()
+        for version in [message, *(v for v in versions if v.hidden_at is None)]:
+            version.hidden_at, version.hidden_by, version.hidden_reason = now, actor, reason
+            version.save(update_fields=["hidden_at", "hidden_by", "hidden_reason"])
+        data: dict[str, Any] = {"message_id": message.pk, "reason": reason, "author_id": message.author_id}
+        if versions:
+            data["version_ids"] = [v.pk for v in versions]
+        _append(room, "message.hidden", actor.pk, data)
     return message
+
+
+def _earlier_versions(message: Message) -> list[Message]:
+    versions = []
+    while message.supersedes_id is not None:
+        message = Message.objects.select_for_update().get(pk=message.supersedes_id)
+        versions.append(message)
+    return versions
 
 
 def message_unhide(*, actor: User, room_id: int, message_id: Any) -> Message:
@@ -528,8 +543,11 @@ def message_unhide(*, actor: User, room_id: int, message_id: Any) -> Message:
         message = _message(room, message_id)
         if message.hidden_at is None:
             raise Conflict("That message is not hidden.")
-        message.hidden_at, message.hidden_by, message.hidden_reason = None, None, ""
-        message.save(update_fields=["hidden_at", "hidden_by", "hidden_reason"])
+        # The earlier versions hidden with it come back with it.
+        together = [v for v in _earlier_versions(message) if v.hidden_at == message.hidden_at]
+        for version in [message, *together]:
+            version.hidden_at, version.hidden_by, version.hidden_reason = None, None, ""
+            version.save(update_fields=["hidden_at", "hidden_by", "hidden_reason"])
         _append(room, "message.unhidden", actor.pk, message_data(message))
     return message
 

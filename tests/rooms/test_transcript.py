@@ -208,3 +208,26 @@ def test_a_message_hidden_after_it_was_approved_or_shown_again_stays_out_of_the_
         assert "PENDING-QUESTION" not in text, fmt
         assert "SECRET-INSULT" not in text, fmt
     assert _get(_client(people.carol), story.room, "format=json").json()["hidden_messages"] == 2
+
+
+def test_hiding_an_edited_message_hides_its_earlier_versions_and_showing_it_shows_them(tree, people):
+    story = _story(tree, people)
+    r = story.room.pk
+    first = services.message_post(actor=people.carol, room_id=r, kind="chat", body="VERSION-ONE")
+    second = services.message_edit(actor=people.carol, room_id=r, message_id=first.pk, body="VERSION-TWO")
+    services.message_hide(actor=people.moderator, room_id=r, message_id=second.pk, reason="Insults in both")
+
+    hidden = _get(_client(people.alice), story.room, "format=json").json()
+    audited = _get(_client(people.moderator), story.room, "format=json&audit=1").json()
+    services.message_unhide(actor=people.moderator, room_id=r, message_id=second.pk)
+    shown = _get(_client(people.alice), story.room, "format=json").content.decode()
+
+    assert "VERSION-ONE" not in json.dumps(hidden)
+    assert "VERSION-TWO" not in json.dumps(hidden)
+    assert hidden["hidden_messages"] == 3  # the story's one, and both versions
+    hiding = [e for e in audited["events"] if e["type"] == "message.hidden"][-1]
+    assert hiding["data"]["version_ids"] == [first.pk]
+    assert audited["verification"]["ok"] is True
+    assert "VERSION-ONE" in shown
+    assert "VERSION-TWO" in shown
+    assert not Message.objects.filter(pk__in=[first.pk, second.pk], hidden_at__isnull=False).exists()
