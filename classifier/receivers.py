@@ -44,6 +44,14 @@ def need_deleted(sender: Any, instance: ResidentNeed, **kwargs: Any) -> None:
         _assign_later(user_id)
 
 
+def profile_saved(sender: Any, instance: ResidentProfile, raw: bool = False, **kwargs: Any) -> None:
+    """A home set, moved or cleared (location consent withdrawn): zone and district groups may change."""
+    fields = kwargs.get("update_fields")
+    if raw or (fields is not None and "home_location" not in fields):
+        return
+    _assign_later(instance.user_id)
+
+
 def source_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:
     """A source object is gone: so is its text and prediction."""
     content_type = ContentType.objects.get_for_model(instance)

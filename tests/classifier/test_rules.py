@@ -70,6 +70,20 @@ def test_mobility_need_in_zone_one_gives_assisted_evacuation(
     assert not GroupMembership.objects.filter(user=user, group=assignment.group).exists()
 
 
+def test_withdrawing_location_consent_takes_the_zone_group_away(
+    tree, zone, classifier_on, django_capture_on_commit_callbacks
+):
+    user = resident_at(1, 1)
+    accounts_services.consent_give(user=user, purpose=ConsentPurpose.NEEDS_MOBILITY, version="1")
+    with django_capture_on_commit_callbacks(execute=True):
+        accounts_services.resident_need_set(user=user, kind="mobility")
+    assert GroupAssignment.objects.filter(user=user, rule="needs.mobility.zone", ended_at__isnull=True).exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        accounts_services.consent_withdraw(user=user, purpose=ConsentPurpose.LOCATION)
+    assert not GroupAssignment.objects.filter(user=user, ended_at__isnull=True).exists()
+    assert not GroupMembership.objects.filter(user=user).exists()
+
+
 def test_needs_without_location_or_outside_a_zone_give_no_zone_group(tree, zone, classifier_on):
     user = resident_at(4, 4)  # in district A1, outside zone 1
     accounts_services.consent_give(user=user, purpose=ConsentPurpose.NEEDS_MOBILITY, version="1")
