@@ -134,3 +134,31 @@ def test_the_crisis_files_read_with_the_default_labels(shared_data_dir):
     examples = read_tsv(shared_data_dir / "crisis" / "threecrises_dev.tsv")
     assert len(examples) == 712
     assert {e.label for e in examples} == set(label_set_active().labels)
+
+
+@pytest.mark.django_db
+def test_training_from_the_database_uses_only_consenting_authors(tiny_encoder_dir, tmp_path):
+    from accounts import services as accounts_services
+    from accounts.models import ConsentPurpose
+    from classifier.models import LabelledExample
+    from tests.factories import UserFactory
+
+    consenting, other = UserFactory.create(), UserFactory.create()
+    accounts_services.consent_give(user=consenting, purpose=ConsentPurpose.TRAINING, version="1")
+    label_set = label_set_active()
+    for example in project_examples(2):
+        LabelledExample.objects.create(
+            text=example.text, label=example.label, label_set=label_set.name, author=consenting
+        )
+        LabelledExample.objects.create(text=example.text, label=example.label, label_set=label_set.name, author=other)
+    out = tmp_path / "from-db"
+    call_command(
+        "train_classifier", "--from-db", "--out", str(out), "--encoder", str(tiny_encoder_dir), stdout=StringIO()
+    )
+    metrics = json.loads((out / engine.METRICS_FILE).read_text())
+    assert metrics["train_source"] == "database"
+    assert metrics["train_examples"] == len(project_examples(2))
+
+    accounts_services.consent_withdraw(user=consenting, purpose=ConsentPurpose.TRAINING)
+    with pytest.raises(CommandError, match="at least two labels"):
+        call_command("train_classifier", "--from-db", "--out", str(tmp_path / "none"), stdout=StringIO())
