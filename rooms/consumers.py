@@ -90,7 +90,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
     user: User
     moderator = False
     role = ""
-    last_id = 0
+    caught_up_to = 0
     joined = False
     refresher: asyncio.Task[None] | None = None
 
@@ -113,6 +113,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.role, self.moderator = role, moderator
         await self.channel_layer.group_add(events.room_group(self.room_id), self.channel_name)
         await self.channel_layer.group_add(events.member_group(self.room_id, user.pk), self.channel_name)
+        if moderator:
+            await self.channel_layer.group_add(events.moderator_group(self.room_id), self.channel_name)
         self.joined = True
         await self.accept()
         await presence.presence_enter(self.room_id, self.channel_name)
@@ -121,7 +123,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         last = await self._head()
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         after = query.get("after", [""])[0]
-        self.last_id = last
+        self.caught_up_to = last
         await self._send({"type": "welcome", "room": room_info, "role": role, "user_id": user.pk,
                           "last_event_id": last, "presence": await presence.presence_count(self.room_id)})  # fmt: skip
         if after.isdigit():
@@ -133,6 +135,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         if self.joined:
             await self.channel_layer.group_discard(events.room_group(self.room_id), self.channel_name)
             await self.channel_layer.group_discard(events.member_group(self.room_id, self.user.pk), self.channel_name)
+            await self.channel_layer.group_discard(events.moderator_group(self.room_id), self.channel_name)
             await presence.presence_leave(self.room_id, self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
@@ -180,9 +183,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
     # --- events from the channel layer ---
 
     async def room_event(self, message: dict[str, Any]) -> None:
-        if message["id"] <= self.last_id:
-            return  # already sent in catch-up
-        self.last_id = message["id"]
+        if message["id"] <= self.caught_up_to:
+            return  # published while this connection was opening: it is in the catch-up, or before `after`
         if self.moderator:
             text = message["moderator"]
         elif message.get("subject") == self.user.pk:
@@ -194,11 +196,15 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     async def room_rights(self, message: dict[str, Any]) -> None:
         try:
-            self.role, self.moderator, _info = await self._enter(join=False)
+            self.role, moderator, _info = await self._enter(join=False)
         except DomainError as exc:
             await self._error(exc.code, exc.message)
             await self.close(code=CLOSE_FORBIDDEN)
             return
+        if moderator != self.moderator:
+            change = self.channel_layer.group_add if moderator else self.channel_layer.group_discard
+            await change(events.moderator_group(self.room_id), self.channel_name)
+            self.moderator = moderator
         await self._send({"type": "rights", "role": self.role})
 
     async def room_presence(self, message: dict[str, Any]) -> None:

@@ -39,6 +39,11 @@ def room_group(room_id: int) -> str:
     return f"rooms.{room_id}"
 
 
+def moderator_group(room_id: int) -> str:
+    """The connections of the room's hosts and moderators, who also see what others do not."""
+    return f"rooms.{room_id}.moderators"
+
+
 def member_group(room_id: int, user_id: int) -> str:
     """Every connection of one person to one room (to refresh their rights, or close them when banned)."""
     return f"rooms.{room_id}.u.{user_id}"
@@ -63,9 +68,10 @@ def event_view(
     is_subject = viewer_id is not None and viewer_id == _subject(event_type, data, actor_id)
     if event_type in PRIVATE_TYPES:
         return data if is_subject else None
+    # Any event that carries the text of a message hidden now (posted, approved, shown again) shows nothing.
+    if "body" in data and data.get("message_id") in hidden_ids:
+        return None
     if event_type == "message.posted":
-        if data.get("message_id") in hidden_ids:
-            return None
         if data.get("question_state") == "pending" and not is_subject:
             return None
     if event_type == "message.hidden":
@@ -101,6 +107,11 @@ def _send(group: str, message: dict[str, Any]) -> None:
         logger.warning("room event not pushed to %s: %s", group, type(exc).__name__)
 
 
+def _send_all(sends: list[tuple[str, dict[str, Any]]]) -> None:
+    for group, message in sends:
+        _send(group, message)
+
+
 def room_event_published(event: RoomEvent) -> None:
     """After commit, push the event to everyone in the room, each receiving their projection of it."""
     data, actor = event.data, event.actor_id
@@ -112,11 +123,22 @@ def room_event_published(event: RoomEvent) -> None:
         "public": public,
         "moderator": _text(event, data),
     }
+    subject_text = None
     if subject is not None:
-        message["subject"] = subject
-        message["subject_text"] = _text(event, event_view(event.type, data, actor, moderator=False, viewer_id=subject))
-    group = room_group(event.room_id)
-    transaction.on_commit(lambda: _send(group, message))
+        subject_text = _text(event, event_view(event.type, data, actor, moderator=False, viewer_id=subject))
+    if public is None:
+        # Only moderators and the person concerned see it: not sent to everyone (a room of thousands would
+        # otherwise carry every join and every pending question to every connection, to be dropped there).
+        sends = [(moderator_group(event.room_id), message)]
+        if subject is not None and subject_text is not None:
+            only_them = {"type": "room.event", "id": event.seq, "public": subject_text, "moderator": None}
+            sends.append((member_group(event.room_id, subject), only_them))
+    else:
+        if subject is not None:
+            message["subject"] = subject
+            message["subject_text"] = subject_text
+        sends = [(room_group(event.room_id), message)]
+    transaction.on_commit(lambda: _send_all(sends))
 
 
 def member_rights_changed(room_id: int, user_id: int) -> None:

@@ -1,6 +1,5 @@
 """Catch-up over the WebSocket must not replay the text of a message that is hidden now, whichever event
-carries it. Strict xfail until rooms/events.py `event_view` drops every event carrying a hidden message's
-body (`question.approved`, `message.unhidden`), not only its `message.posted`: remove the mark then."""
+carries it (`message.posted`, `question.approved`, `message.unhidden`)."""
 
 import json
 
@@ -12,7 +11,6 @@ from tests.rooms.conftest import finish, join, make_room, run
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.mark.xfail(strict=True, reason="rooms/events.py replays question.approved / message.unhidden bodies")
 def test_catch_up_does_not_replay_a_hidden_messages_text(tree, people):
     room = make_room(tree, people, questions_premoderated=True)
     question = services.question_ask(actor=people.bob, room_id=room.pk, body="QUESTION-LATER-HIDDEN")
