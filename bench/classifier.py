@@ -66,7 +66,7 @@ def main() -> int:
     batches = [texts[i : i + size] for i in range(0, len(texts), size)]
     tokenised = [encoder.tokenize(batch) for batch in batches]
     print(
-        f"model {model.config.name} {model.config.version} ({model.config.method}), encoder {encoder.name}, "
+        f"model {model.config.name} {model.config.version} ({model.config.method}), encoder {model.config.base_model}, "
         f"max_length {encoder.max_length}; {len(texts)} messages in batches of {size}; "
         f"{torch.get_num_threads()} threads; {args.runs} runs"
     )

@@ -34,7 +34,7 @@ class TrainOptions:
     seed: int = 13
     max_length: int = 64
     batch_size: int = 32
-    epochs: int = 2
+    epochs: int = 3
     learning_rate: float = 8e-5
     head_learning_rate: float = 2e-3
     pair_iterations: int = 20

@@ -43,7 +43,7 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=13)
         parser.add_argument("--out", type=Path, required=True, help="Folder to write (created; must be empty).")
         parser.add_argument("--method", choices=["auto", "finetune", "fewshot"], default="auto")
-        parser.add_argument("--epochs", type=int, default=2)
+        parser.add_argument("--epochs", type=int, default=3)
         parser.add_argument("--max-length", type=int, default=64)
         parser.add_argument("--encoder", default="", help="Hugging Face model folder (default: the setting).")
         parser.add_argument("--name", default="", help="Model name stored with every prediction.")
