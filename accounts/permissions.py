@@ -209,6 +209,20 @@ def areas_covered(user: User, perm: str) -> QuerySet[AdministrativeArea]:
     return AdministrativeArea.objects.filter(condition)
 
 
+def area_perms_among(user: User, area: AdministrativeArea, perms: Iterable[str]) -> set[str]:
+    """Which of `perms` the user holds over the area (directly or from an area containing it), in one query."""
+    wanted = set(perms)
+    if not user.is_authenticated or not user.is_active:
+        return set()
+    if user.is_superuser:
+        return wanted & ALL_AREA_PERMISSIONS
+    _ensure_fresh(user)
+    held = AreaUserObjectPermission.objects.filter(
+        user=user, permission__codename__in=wanted, content_object_id__in=area.ancestor_ids or [area.pk]
+    ).values_list("permission__codename", flat=True)
+    return set(held)
+
+
 def area_perms_of(user: User, area: AdministrativeArea) -> set[str]:
     """The permissions the user holds over an area (directly or from an area containing it)."""
     if not user.is_authenticated:

@@ -248,11 +248,11 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     @database_sync_to_async
     def _enter(self, join: bool = True) -> tuple[str, bool, dict[str, Any]]:
-        room = selectors.room_get(room_id=self.room_id)
-        access = selectors.room_access(room=room, user=self.user)
         if join:
-            services.room_join(user=self.user, room_id=room.pk)
-        return access.role, access.is_moderator, room_summary(room)
+            access = services.room_join(user=self.user, room_id=self.room_id)
+        else:
+            access = selectors.room_access(room=selectors.room_get(room_id=self.room_id), user=self.user)
+        return access.role, access.is_moderator, room_summary(access.room)
 
     @database_sync_to_async
     def _head(self) -> int:

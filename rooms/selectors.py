@@ -99,7 +99,10 @@ def _in_groups(user: User, room: Room) -> bool:
 
 def _area_role(user: User, room: Room) -> str | None:
     """The role staff hold in a room from their role over its area, without being a member."""
-    perms = permissions.area_perms_of(user, room.area)
+    wanted = {permissions.MODERATE_ROOMS, permissions.HOST_ROOMS}
+    if room.kind == RoomKind.COORDINATION:
+        wanted |= STAFF_PERMISSIONS
+    perms = permissions.area_perms_among(user, room.area, wanted)
     if permissions.MODERATE_ROOMS in perms:
         return RoomRole.MODERATOR
     if permissions.HOST_ROOMS in perms:

@@ -275,14 +275,20 @@ def room_update(*, actor: User, room_id: int, changes: Any) -> Room:
     return room
 
 
-def room_join(*, user: User, room_id: int) -> RoomMember:
-    """Enter a room in the role one's access gives; idempotent."""
+def room_join(*, user: User, room_id: int) -> RoomAccess:
+    """Enter a room in the role one's access gives (idempotent); returns that access."""
+    room = Room.objects.select_related("area").filter(pk=room_id).first()
+    if room is not None:
+        # Coming back (a reconnect): nothing to write, so no lock.
+        access = room_access(room=room, user=user)
+        if access.member is not None and access.member.left_at is None:
+            return access
     with transaction.atomic():
         room = _lock(room_id)
         access = _access(room, user, write=False)
         member = access.member
         if member is not None and member.left_at is None:
-            return member
+            return access
         if member is None:
             # Staff's rights come from their role over the area, not from the membership: stored is the
             # room's default role, so losing the area role takes the rights with it.
@@ -291,7 +297,7 @@ def room_join(*, user: User, room_id: int) -> RoomMember:
             member.left_at = None
             member.save(update_fields=["left_at", "updated_at"])
         _append(room, "member.joined", user.pk, {"subject_id": user.pk, "role": access.role})
-    return member
+    return RoomAccess(room=room, user_id=user.pk, role=access.role, member=member)
 
 
 def room_leave(*, user: User, room_id: int) -> None:

@@ -67,8 +67,7 @@ class RoomJoinApi(APIView):
 
     @extend_schema(request=None, responses={200: dict}, summary="Join a room")
     def post(self, request: Request, room_id: int) -> Response:
-        member = services.room_join(user=_user(request), room_id=room_id)
-        access = selectors.room_access(room=member.room, user=_user(request))
+        access = services.room_join(user=_user(request), room_id=room_id)
         return Response({"room_id": room_id, "role": access.role})
 
 
