@@ -16,6 +16,7 @@ from django.utils.text import slugify
 
 from accounts import permissions
 from accounts.models import AdministrativeArea, CommunicationGroup, User
+from classifier.services import text_classify_enqueue
 from commsplatform.core.audit import audit_record
 from commsplatform.core.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationFailed
 from rooms import events
@@ -610,6 +611,8 @@ def question_ask(*, actor: User, room_id: int, body: Any, language: Any = "") ->
         question = Message.objects.create(room=room, author=actor, kind=MessageKind.QUESTION, body=body,
                                           language=language, question_state=state)  # fmt: skip
         _append(room, "message.posted", actor.pk, message_data(question))
+        # Classified after commit (urgent questions rise in staff's triage; language routes the asker).
+        text_classify_enqueue(source=question, text=body, author=actor)
     return question
 
 

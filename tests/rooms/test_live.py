@@ -434,3 +434,11 @@ def test_presence_counts_open_connections(tree, people, town_hall):
     assert first == 1
     assert two["count"] == 2
     assert one["count"] == 1
+
+
+def test_a_question_is_queued_for_the_classifier(tree, people, town_hall):
+    from classifier.models import ClassifiedText
+
+    question = services.question_ask(actor=people.alice, room_id=town_hall.pk, body="My father needs oxygen, help")
+    queued = ClassifiedText.objects.get(object_id=question.pk, content_type__model="message")
+    assert (queued.text, queued.author_id) == ("My father needs oxygen, help", people.alice.pk)
