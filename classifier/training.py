@@ -317,6 +317,12 @@ def train_fewshot(
     order = [list(head.classes_).index(label) for label in labels]
     weight = torch.tensor(head.coef_[order], dtype=torch.float32)
     bias = torch.tensor(head.intercept_[order], dtype=torch.float32)
+    temperature = 1.0
+    if dev and dev_features is not None:
+        # Few-shot heads are under-confident; with labelled held-out data, calibrate them as fine-tuned ones.
+        index = {label: i for i, label in enumerate(labels)}
+        dev_logits = torch.tensor(dev_features, dtype=torch.float32) @ weight.T + bias
+        temperature = fit_temperature(dev_logits, torch.tensor([index[e.label] for e in dev]))
     config = HeadConfig(
         name=options.name,
         labels=list(labels),
@@ -324,10 +330,12 @@ def train_fewshot(
         method="fewshot",
         normalize=True,
         max_length=options.max_length,
+        temperature=temperature,
         seed=options.seed,
         extra={"C": best[2], "pairs": len(pairs)},
     )
-    return TextClassifier(encoder, weight, bias, config), {"history": history, "C": best[2], "pairs": len(pairs)}
+    info = {"history": history, "C": best[2], "pairs": len(pairs), "temperature": temperature}
+    return TextClassifier(encoder, weight, bias, config), info
 
 
 def train_model(

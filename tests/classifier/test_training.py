@@ -162,3 +162,17 @@ def test_training_from_the_database_uses_only_consenting_authors(tiny_encoder_di
     accounts_services.consent_withdraw(user=consenting, purpose=ConsentPurpose.TRAINING)
     with pytest.raises(CommandError, match="at least two labels"):
         call_command("train_classifier", "--from-db", "--out", str(tmp_path / "none"), stdout=StringIO())
+
+
+def test_fewshot_with_a_dev_set_is_calibrated_there(tiny_encoder_dir):
+    options = TrainOptions(labels=list(label_set_active().labels), seed=7, pair_iterations=1, progress=False)
+    model, info = train_model(
+        encoder_path=tiny_encoder_dir,
+        train=project_examples(2),
+        dev=project_examples(8)[2::3],
+        options=options,
+        method="fewshot",
+        log=lambda _line: None,
+    )
+    assert info["temperature"] == model.config.temperature
+    assert model.config.temperature > 0
