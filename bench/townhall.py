@@ -52,7 +52,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--updates", type=int, default=50, help="official updates per run (default 50)")
     parser.add_argument("--runs", type=int, default=3, help="runs over the same connections (default 3)")
     parser.add_argument("--client-processes", type=int, default=8, help="processes holding the clients (default 8)")
-    parser.add_argument("--opening", type=int, default=2, help="handshakes in flight per client process (default 2)")
+    parser.add_argument("--opening", type=int, default=1, help="handshakes in flight per client process (default 1)")
     parser.add_argument("--interval", type=float, default=1.0, help="seconds between two sends (default 1.0)")
     parser.add_argument("--db", choices=["postgis", "spatialite"], default="postgis")
     parser.add_argument("--pg-port", type=int, default=DEFAULT_PG_PORT)
@@ -241,6 +241,7 @@ def main() -> int:
     redis_server: RedisServer | None = None
     daphne: subprocess.Popen[bytes] | None = None
     children: list[subprocess.Popen[str]] = []
+    keep_folder = True
     try:
         redis_server = RedisServer(args.redis_port).start()
         if args.db == "postgis":
@@ -302,7 +303,9 @@ def main() -> int:
                     else:
                         run.lost_real += 1
             runs.append(run)
-        return _report(args, runs, connected, failed, database_url)
+        status = _report(args, runs, connected, failed, database_url)
+        keep_folder = status != 0
+        return status
     finally:
         for child in children:
             process_stop(child)  # type: ignore[arg-type]
@@ -312,7 +315,10 @@ def main() -> int:
             pg.stop()
         if redis_server is not None:
             redis_server.stop()
-        shutil.rmtree(folder, ignore_errors=True)
+        if keep_folder:
+            say(f"kept {folder} (daphne.log) for a look at what failed")
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _report(args: argparse.Namespace, runs: list[Run], connected: int, failed: int, database_url: str) -> int:

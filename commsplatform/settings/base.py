@@ -87,7 +87,10 @@ DATABASES = {
     "default": env.db_url("DATABASE_URL", default=f"spatialite:///{VAR_DIR / 'db.sqlite3'}"),
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
-DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=0))
+# Keep connections open between requests and WebSocket actions (Channels closes them around every database call
+# otherwise, and a new PostgreSQL connection costs more than most queries); checked before reuse.
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
+DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 if DATABASES["default"]["ENGINE"].endswith("spatialite"):
     # Concurrent web, worker and beat processes share the file: wait for locks instead of failing.
     # BEGIN IMMEDIATE takes the write lock at the start of each transaction, so that two writers

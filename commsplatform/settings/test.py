@@ -9,6 +9,8 @@ from commsplatform.settings.base import *  # noqa: F403
 from commsplatform.settings.base import CHANNEL_LAYER_SOCKET_TIMEOUT, DATABASES, REDIS_URL, VAR_DIR, env
 
 DEBUG = False
+# Tests close what they open: no connection outlives the test that opened it (threads of async tests included).
+DATABASES["default"]["CONN_MAX_AGE"] = 0
 if DATABASES["default"]["ENGINE"].endswith("spatialite"):
     # A file, as in production: an in-memory shared-cache database fails concurrent writers at once
     # ("table is locked") instead of queueing them, which would hide or fake concurrency bugs.
