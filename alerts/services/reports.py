@@ -150,9 +150,19 @@ def report_classification_set(
 def reports_erase_for_user(*, user: User) -> int:
     """Delete a person's reports and their photos (on erasure)."""
     count = 0
+    photos: list[str] = []
     for report in CitizenReport.objects.filter(reporter=user):
         if report.photo:
-            report.photo.delete(save=False)
+            photos.append(report.photo.name)
         report.delete()
         count += 1
+    if photos:
+        # The files go once the erasure has committed, so that a rollback keeps them with their rows.
+        storage = CitizenReport._meta.get_field("photo").storage
+
+        def delete_photos() -> None:
+            for name in photos:
+                storage.delete(name)
+
+        transaction.on_commit(delete_photos)
     return count

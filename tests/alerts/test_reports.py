@@ -164,3 +164,16 @@ def test_fact_checking_moves_new_to_triaged_to_verified(tree, api, drafter_a):
 def test_reports_need_a_signed_in_person(tree, api):
     assert api.post("/api/alerts/reports/", {"text": "hi"}).status_code in (401, 403)
     assert not CitizenReport.objects.exists()
+
+
+def test_erasure_deletes_reports_and_their_photos_after_commit(tree, media, django_capture_on_commit_callbacks):
+    from accounts import services as accounts_services
+
+    user = resident_at(1, 1)
+    report = reports.report_create(reporter=user, text="Flooded cellar.", photo=_png())
+    stored = media / report.photo.name
+    assert stored.is_file()
+    with django_capture_on_commit_callbacks(execute=True):
+        accounts_services.user_erase(actor=user, user=user)
+    assert not CitizenReport.objects.filter(reporter=user).exists()
+    assert not stored.exists()
