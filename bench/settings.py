@@ -7,7 +7,7 @@ process share one Redis key) the layer would skip the write of all but the first
 """
 
 from commsplatform.settings.local import *  # noqa: F403
-from commsplatform.settings.local import CHANNEL_LAYER_SOCKET_TIMEOUT, env
+from commsplatform.settings.local import CHANNEL_LAYER_MAX_CONNECTIONS, CHANNEL_LAYER_SOCKET_TIMEOUT, env
 
 DEBUG = False
 BENCH_CHANNEL_CAPACITY = 10_000_000
@@ -21,6 +21,7 @@ CHANNEL_LAYERS = {
                         "CHANNEL_LAYER_REDIS_URL", default=env("REDIS_URL", default="redis://127.0.0.1:6390/0")
                     ),
                     "socket_timeout": CHANNEL_LAYER_SOCKET_TIMEOUT,
+                    "max_connections": CHANNEL_LAYER_MAX_CONNECTIONS,
                 }
             ],
             "capacity": BENCH_CHANNEL_CAPACITY,

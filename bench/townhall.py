@@ -309,6 +309,11 @@ def main() -> int:
                         run.lost_real += 1
             runs.append(run)
         status = _report(args, runs, connected, failed, database_url)
+        time.sleep(5)  # the clients have closed: let daphne finish their disconnects
+        process_stop(daphne, group=True)
+        crashes = (folder / "daphne.log").read_text(errors="replace").count("Exception inside application")
+        print(f"daphne: {crashes} connection(s) ended by an exception (see its log)")
+        status = status or (1 if crashes else 0)
         keep_folder = status != 0
         return status
     finally:

@@ -15,6 +15,7 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from redis.exceptions import RedisError
 
 from accounts.models import User
 from commsplatform.core.errors import DomainError, PermissionDenied
@@ -136,7 +137,10 @@ class RoomConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_discard(events.room_group(self.room_id), self.channel_name)
             await self.channel_layer.group_discard(events.member_group(self.room_id, self.user.pk), self.channel_name)
             await self.channel_layer.group_discard(events.moderator_group(self.room_id), self.channel_name)
-            await presence.presence_leave(self.room_id, self.channel_name)
+            try:
+                await presence.presence_leave(self.room_id, self.channel_name)
+            except (OSError, RedisError):
+                pass  # its entry expires after ROOM_PRESENCE_TTL_SECONDS without refreshes
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if text_data is None:

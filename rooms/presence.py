@@ -26,7 +26,12 @@ def _redis() -> aioredis.Redis:
     key = id(asyncio.get_running_loop())
     if key not in _clients:
         _clients.clear()
-        _clients[key] = aioredis.from_url(settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=5)
+        # A blocking pool: when thousands of connections arrive or leave at once, they wait for one of the pool's
+        # connections instead of failing with "too many connections".
+        pool = aioredis.BlockingConnectionPool.from_url(
+            settings.REDIS_URL, max_connections=50, timeout=20, socket_timeout=5, socket_connect_timeout=5
+        )
+        _clients[key] = aioredis.Redis(connection_pool=pool)
     return _clients[key]
 
 

@@ -143,6 +143,7 @@ REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6390/0")
 # channels-redis waits for messages with blocking pops of up to 5 s, and redis-py's default read timeout is
 # also 5 s: an idle connection's receive then times out and the consumer dies. Reads must outlast the pops.
 CHANNEL_LAYER_SOCKET_TIMEOUT = 30
+CHANNEL_LAYER_MAX_CONNECTIONS = env.int("CHANNEL_LAYER_MAX_CONNECTIONS", default=2000)
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -151,6 +152,9 @@ CHANNEL_LAYERS = {
                 {
                     "address": env("CHANNEL_LAYER_REDIS_URL", default=REDIS_URL),
                     "socket_timeout": CHANNEL_LAYER_SOCKET_TIMEOUT,
+                    # redis-py's pools refuse a command beyond 100 connections in use; a daphne with
+                    # thousands of WebSockets opening or closing at once needs more.
+                    "max_connections": CHANNEL_LAYER_MAX_CONNECTIONS,
                 }
             ]
         },
