@@ -90,6 +90,13 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _require_id(value: Any, name: str) -> int:
+    """An id from a frame: an integer (JSON true/false are not ids), or a ValidationFailed naming the field."""
+    if not _is_int(value):
+        raise ValidationFailed(f"{name} must be an integer.", fields={name: "Expected an integer."})
+    return int(value)
+
+
 def _clean_body(body: Any) -> str:
     if not isinstance(body, str):
         raise ValidationFailed("The text must be a string.", fields={"body": "Expected a string."})
@@ -150,18 +157,14 @@ def message_data(message: Message) -> dict[str, Any]:
 
 
 def _message(room: Room, message_id: Any, *, kinds: Sequence[str] | None = None) -> Message:
-    if not isinstance(message_id, int) or isinstance(message_id, bool):
-        raise ValidationFailed("message_id must be an integer.", fields={"message_id": "Expected an integer."})
-    message = Message.objects.select_for_update().filter(pk=message_id, room=room).first()
+    message = Message.objects.select_for_update().filter(pk=_require_id(message_id, "message_id"), room=room).first()
     if message is None or (kinds is not None and message.kind not in kinds):
         raise NotFound("No such message in this room.")
     return message
 
 
 def _target_member(room: Room, user_id: Any) -> RoomMember:
-    if not isinstance(user_id, int) or isinstance(user_id, bool):
-        raise ValidationFailed("user_id must be an integer.", fields={"user_id": "Expected an integer."})
-    member = RoomMember.objects.select_for_update().filter(room=room, user_id=user_id).first()
+    member = RoomMember.objects.select_for_update().filter(room=room, user_id=_require_id(user_id, "user_id")).first()
     if member is None:
         raise NotFound("That person is not a member of this room.")
     return member
@@ -265,9 +268,7 @@ def room_update(*, actor: User, room_id: int, changes: Any) -> Room:
         for name, value in changes.items():
             if name in {"chat_open", "questions_premoderated"} and not isinstance(value, bool):
                 raise ValidationFailed(f"{name} must be true or false.", fields={name: "Expected a boolean."})
-            if name == "slow_mode_seconds" and (
-                not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 3600
-            ):
+            if name == "slow_mode_seconds" and (not _is_int(value) or not 0 <= value <= 3600):
                 raise ValidationFailed("slow_mode_seconds must be 0..3600.", fields={name: "0..3600."})
             setattr(room, name, value)
         room.full_clean()
@@ -385,7 +386,7 @@ def room_access_or_none(room: Room, member: RoomMember) -> RoomAccess | None:
 
 
 def room_member_mute(*, actor: User, room_id: int, user_id: Any, minutes: Any, reason: Any) -> RoomMember:
-    if not isinstance(minutes, int) or isinstance(minutes, bool) or not 1 <= minutes <= MAX_MUTE_MINUTES:
+    if not _is_int(minutes) or not 1 <= minutes <= MAX_MUTE_MINUTES:
         raise ValidationFailed(f"minutes must be 1..{MAX_MUTE_MINUTES}.", fields={"minutes": "Out of range."})
     reason = _clean_reason(reason)
     with transaction.atomic():
@@ -730,8 +731,7 @@ def hand_lower(*, actor: User, room_id: int) -> bool:
 
 def hand_decide(*, actor: User, room_id: int, user_id: Any, grant: bool) -> Hand:
     """Give the floor to a raised hand (`grant`), or take it back."""
-    if not isinstance(user_id, int) or isinstance(user_id, bool):
-        raise ValidationFailed("user_id must be an integer.", fields={"user_id": "Expected an integer."})
+    _require_id(user_id, "user_id")
     with transaction.atomic():
         room = _lock(room_id)
         access = _access(room, actor)
@@ -779,22 +779,26 @@ def poll_create(
     return poll
 
 
+def _poll(room: Room, poll_id: int) -> Poll:
+    poll = Poll.objects.select_for_update().filter(pk=poll_id, room=room).first()
+    if poll is None:
+        raise NotFound("No such poll in this room.")
+    return poll
+
+
 def poll_vote(*, actor: User, room_id: int, poll_id: Any, choices: Any) -> list[int]:
     """Vote once; returns the live results (counts per choice)."""
-    if not isinstance(poll_id, int) or isinstance(poll_id, bool):
-        raise ValidationFailed("poll_id must be an integer.")
+    _require_id(poll_id, "poll_id")
     with transaction.atomic():
         room = _lock(room_id)
         access = _access(room, actor)
-        poll = Poll.objects.filter(pk=poll_id, room=room).first()
-        if poll is None:
-            raise NotFound("No such poll in this room.")
+        poll = _poll(room, poll_id)
         if poll.closed_at is not None:
             raise Conflict("The poll is closed.")
         if (
             not isinstance(choices, list)
             or not choices
-            or not all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c < len(poll.choices) for c in choices)
+            or not all(_is_int(c) and 0 <= c < len(poll.choices) for c in choices)
             or len(set(choices)) != len(choices)
         ):
             raise ValidationFailed("choices must be a list of distinct option indexes.")
@@ -812,15 +816,12 @@ def poll_vote(*, actor: User, room_id: int, poll_id: Any, choices: Any) -> list[
 
 
 def poll_close(*, actor: User, room_id: int, poll_id: Any) -> Poll:
-    if not isinstance(poll_id, int) or isinstance(poll_id, bool):
-        raise ValidationFailed("poll_id must be an integer.")
+    _require_id(poll_id, "poll_id")
     with transaction.atomic():
         room = _lock(room_id)
         access = _access(room, actor, write=False)
         _require(access.is_staff, "Only hosts, speakers and moderators close polls.")
-        poll = Poll.objects.filter(pk=poll_id, room=room).first()
-        if poll is None:
-            raise NotFound("No such poll in this room.")
+        poll = _poll(room, poll_id)
         if poll.closed_at is not None:
             raise Conflict("The poll is already closed.")
         poll.closed_at = timezone.now()
