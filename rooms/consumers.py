@@ -241,8 +241,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
             await asyncio.sleep(interval)
             try:
                 await presence.presence_refresh(self.room_id, self.channel_name)
-            except OSError:
-                continue
+            except (OSError, RedisError):
+                continue  # Redis away for now: the next refresh tries again
 
     async def _catch_up(self, after: int, *, until: int | None, ref: Any = None) -> None:
         frames, more = await self._events_after(after, until)

@@ -18,6 +18,10 @@ from rooms import events
 
 logger = logging.getLogger(__name__)
 PUSH_INTERVAL = 2.0
+# Each presence call gives up after this long. The limit is ours (asyncio.timeout), not redis-py's socket timeout:
+# with a socket timeout redis-py writes through asyncio.wait_for, which on Python 3.11 can swallow the cancellation
+# of a closing connection (see CHANNEL_LAYER_SOCKET_TIMEOUT in settings).
+CALL_TIMEOUT = 5.0
 _clients: dict[int, aioredis.Redis] = {}
 
 
@@ -29,7 +33,7 @@ def _redis() -> aioredis.Redis:
         # A blocking pool: when thousands of connections arrive or leave at once, they wait for one of the pool's
         # connections instead of failing with "too many connections".
         pool = aioredis.BlockingConnectionPool.from_url(
-            settings.REDIS_URL, max_connections=50, timeout=20, socket_timeout=5, socket_connect_timeout=5
+            settings.REDIS_URL, max_connections=50, timeout=20, socket_timeout=None, socket_connect_timeout=5
         )
         _clients[key] = aioredis.Redis(connection_pool=pool)
     return _clients[key]
@@ -40,23 +44,27 @@ def _key(room_id: int) -> str:
 
 
 async def presence_enter(room_id: int, channel_name: str) -> None:
-    await _redis().zadd(_key(room_id), {channel_name: time.time()})
-    await _schedule_push(room_id)
+    async with asyncio.timeout(CALL_TIMEOUT):
+        await _redis().zadd(_key(room_id), {channel_name: time.time()})
+        await _schedule_push(room_id)
 
 
 async def presence_refresh(room_id: int, channel_name: str) -> None:
-    await _redis().zadd(_key(room_id), {channel_name: time.time()}, xx=True)
+    async with asyncio.timeout(CALL_TIMEOUT):
+        await _redis().zadd(_key(room_id), {channel_name: time.time()}, xx=True)
 
 
 async def presence_leave(room_id: int, channel_name: str) -> None:
-    await _redis().zrem(_key(room_id), channel_name)
-    await _schedule_push(room_id)
+    async with asyncio.timeout(CALL_TIMEOUT):
+        await _redis().zrem(_key(room_id), channel_name)
+        await _schedule_push(room_id)
 
 
 async def presence_count(room_id: int) -> int:
     client = _redis()
-    await client.zremrangebyscore(_key(room_id), 0, time.time() - settings.ROOM_PRESENCE_TTL_SECONDS)
-    return int(await client.zcard(_key(room_id)))
+    async with asyncio.timeout(CALL_TIMEOUT):
+        await client.zremrangebyscore(_key(room_id), 0, time.time() - settings.ROOM_PRESENCE_TTL_SECONDS)
+        return int(await client.zcard(_key(room_id)))
 
 
 async def _schedule_push(room_id: int) -> None:

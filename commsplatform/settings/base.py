@@ -140,9 +140,14 @@ MEDIA_ROOT = env("MEDIA_ROOT", default=str(VAR_DIR / "media"))
 # `make run` starts on this port when REDIS_URL is not set.
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6390/0")
 
-# channels-redis waits for messages with blocking pops of up to 5 s, and redis-py's default read timeout is
-# also 5 s: an idle connection's receive then times out and the consumer dies. Reads must outlast the pops.
-CHANNEL_LAYER_SOCKET_TIMEOUT = 30
+# No socket timeout on the channel layer's connections, for two reasons:
+# - channels-redis waits for messages with blocking pops of up to 5 s, and redis-py 8's default socket timeout is
+#   also 5 s: an idle connection's receive would time out and its consumer die.
+# - With any socket timeout, redis-py sends each command inside asyncio.wait_for, which on Python 3.11 loses a
+#   cancellation that lands while the command is being written (fixed in 3.12). A consumer's receive, cancelled
+#   when its WebSocket closes, then keeps popping forever and the consumer never ends.
+# A dead Redis is still noticed: redis-py turns on TCP keepalive, and the server answers each pop within 5 s.
+CHANNEL_LAYER_SOCKET_TIMEOUT = None
 CHANNEL_LAYER_MAX_CONNECTIONS = env.int("CHANNEL_LAYER_MAX_CONNECTIONS", default=2000)
 CHANNEL_LAYERS = {
     "default": {
