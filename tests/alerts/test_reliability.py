@@ -41,6 +41,8 @@ TIMEOUT_SECONDS = 300
 pytestmark = [
     pytest.mark.services,
     pytest.mark.django_db(transaction=True),
+    # Each test waits up to TIMEOUT_SECONDS per phase for 10,000 deliveries: more than the suite's 300 s default.
+    pytest.mark.timeout(3 * TIMEOUT_SECONDS),
     pytest.mark.skipif(
         os.environ.get("DATABASE_URL", "").split(":", 1)[0] not in ("postgis", "postgres", "postgresql"),
         reason="the reliability tests run on the PostGIS lane (a real worker writing beside the test)",
