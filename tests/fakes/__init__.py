@@ -1,0 +1,1 @@
+"""Fakes of the external services that tests and benchmarks talk to over real HTTP on loopback."""
