@@ -16,5 +16,6 @@ urlpatterns = [
     path("api/alerts/", include("alerts.api.urls")),
     path("api/rooms/", include("rooms.api.urls")),
     path("api/classifier/", include("classifier.api.urls")),
+    path("bots/", include("bots.urls")),
     path("api-auth/", include("rest_framework.urls")),
 ]

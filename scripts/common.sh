@@ -12,7 +12,7 @@ VENV="$ROOT/.venv"
 SHARED_DATA=${SHARED_DATA_DIR:-$ROOT/../shared/data}
 
 # Debian packages for GeoDjango on SpatiaLite, building pysqlite3 from source, Redis, and curl (health polling).
-SYSTEM_PACKAGES_RUN=(gdal-bin libsqlite3-mod-spatialite libsqlite3-dev binutils libproj-dev redis-server gcc libc6-dev curl)
+SYSTEM_PACKAGES_RUN=(gdal-bin libsqlite3-mod-spatialite libsqlite3-dev binutils libproj-dev redis-server gcc libc6-dev curl gettext)
 # The PostGIS test lane also needs PostgreSQL 15 with PostGIS 3.
 SYSTEM_PACKAGES_TEST=("${SYSTEM_PACKAGES_RUN[@]}" postgresql-15 postgresql-15-postgis-3)
 
@@ -95,6 +95,17 @@ setup() {
     system_packages_ensure "${packages[@]}"
     venv_ensure "$([ "$kind" = test ] && echo dev || echo base)"
     export VIRTUAL_ENV="$VENV" PATH="$VENV/bin:$PATH"
+    messages_compile
+}
+
+# The translation catalogues (locale/<lang>/LC_MESSAGES/django.po) compiled to the .mo files gettext reads;
+# msgfmt -c also checks each translation keeps the placeholders of its source text.
+messages_compile() {
+    local po
+    for po in locale/*/LC_MESSAGES/*.po; do
+        [ -e "$po" ] || continue
+        msgfmt --check -o "${po%.po}.mo" "$po" || die "translation catalogue $po does not compile"
+    done
 }
 
 # True when something accepts TCP connections on 127.0.0.1:<port>.

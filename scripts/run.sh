@@ -41,8 +41,11 @@ demo_args=()
 [ -d "$SHARED_DATA" ] && demo_args=(--data-dir "$SHARED_DATA")
 python manage.py load_demo "${demo_args[@]}" | tee var/demo-logins.txt
 
-say "Starting web, worker and beat (Procfile)"
-honcho start -f Procfile &
+# The Telegram bot polls for updates only when it has a token (TELEGRAM_BOT_TOKEN); without one it is off.
+processes=(web worker beat)
+[ -n "${TELEGRAM_BOT_TOKEN:-}" ] && processes+=(bot)
+say "Starting ${processes[*]} (Procfile)"
+honcho start -f Procfile "${processes[@]}" &
 HONCHO_PID=$!
 
 # Poll /healthz until the database, Redis and a Celery worker all answer.

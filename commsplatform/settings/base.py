@@ -175,6 +175,7 @@ CELERY_TASK_QUEUES_NAMES = [
     "default",
     "alerts",
     "classifier",
+    "bots",
     *[f"deliveries.{name}" for name in CELERY_DELIVERY_TRANSPORTS],
 ]
 # Every task is routed here, by name, so one place says which queue each family runs on.
@@ -184,6 +185,8 @@ CELERY_TASK_ROUTES = {
     "accounts.*": {"queue": "default"},
     "core.*": {"queue": "default"},
     "shelters.*": {"queue": "default"},
+    "rooms.*": {"queue": "default"},
+    "bots.*": {"queue": "bots"},
 }
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -213,6 +216,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 3600.0,
     },
     "alerts.redrive": {"task": "alerts.redrive", "schedule": 30.0},
+    "bots.updates_prune": {"task": "bots.updates_prune", "schedule": 3600.0},
     "alerts.expire": {"task": "alerts.expire", "schedule": 60.0},
     "alerts.poll_feeds": {"task": "alerts.poll_feeds", "schedule": 60.0},
     "shelters.occupancy_snapshot": {"task": "shelters.occupancy_snapshot", "schedule": 900.0},
@@ -272,6 +276,7 @@ CAP_IDENTIFIER_PREFIX = env("CAP_IDENTIFIER_PREFIX", default="commsplatform")
 ALERT_TRANSPORTS = {
     "websocket": "alerts.transports.websocket.WebsocketTransport",
     "email": "alerts.transports.email.EmailTransport",
+    "telegram": "bots.telegram.transport.TelegramTransport",
 }
 ALERT_DEFAULT_LIFETIME_HOURS = env.int("ALERT_DEFAULT_LIFETIME_HOURS", default=24)
 ALERT_LAST_LOCATION_MAX_AGE_HOURS = env.int("ALERT_LAST_LOCATION_MAX_AGE_HOURS", default=72)
@@ -316,8 +321,24 @@ CLASSIFIER_ENABLED = env.bool("CLASSIFIER_ENABLED", default=True)
 REPORT_PHOTO_MAX_BYTES = env.int("REPORT_PHOTO_MAX_BYTES", default=5 * 1024 * 1024)
 REPORT_TEXT_MAX_CHARS = env.int("REPORT_TEXT_MAX_CHARS", default=2000)
 
+# Telegram (bots/). Without a token the bot is off: the webhook answers 404 and telegram deliveries wait.
 TELEGRAM_BOT_TOKEN = env("TELEGRAM_BOT_TOKEN", default="")
+# The Bot API server; tests and benchmarks point these at the project's fake server (tests/fakes/).
+TELEGRAM_API_BASE_URL = env("TELEGRAM_API_BASE_URL", default="https://api.telegram.org/bot")
+TELEGRAM_API_FILE_URL = env("TELEGRAM_API_FILE_URL", default="https://api.telegram.org/file/bot")
+# Webhook: Telegram posts to /bots/telegram/<TELEGRAM_WEBHOOK_PATH>/ with the header
+# X-Telegram-Bot-Api-Secret-Token: <TELEGRAM_WEBHOOK_SECRET>. Both must be set for the webhook to exist.
+TELEGRAM_WEBHOOK_PATH = env("TELEGRAM_WEBHOOK_PATH", default="")
 TELEGRAM_WEBHOOK_SECRET = env("TELEGRAM_WEBHOOK_SECRET", default="")
+TELEGRAM_UPDATE_MAX_BYTES = env.int("TELEGRAM_UPDATE_MAX_BYTES", default=256 * 1024)
+# Telegram's limits, enforced by one set of Redis token buckets shared by every process (messages per second):
+# about 30 per bot overall, 1 per private chat, 20 per minute per group.
+TELEGRAM_RATE_PER_BOT = env.float("TELEGRAM_RATE_PER_BOT", default=30.0)
+TELEGRAM_RATE_PER_CHAT = env.float("TELEGRAM_RATE_PER_CHAT", default=1.0)
+TELEGRAM_RATE_PER_GROUP = env.float("TELEGRAM_RATE_PER_GROUP", default=20 / 60)
+TELEGRAM_REQUEST_TIMEOUT_SECONDS = env.float("TELEGRAM_REQUEST_TIMEOUT_SECONDS", default=10.0)
+# The version of the consent text residents accept in the bot; raising it asks everyone again.
+TELEGRAM_CONSENT_VERSION = env("TELEGRAM_CONSENT_VERSION", default="2026-11")
 
 LOGIN_URL = "/admin/login/"
 
@@ -331,5 +352,8 @@ LOGGING = {
         # GEOS prints a notice for every invalid geometry it is asked about; the callers report those
         # themselves, with the feature and the reason, so the notices are only noise.
         "django.contrib.gis": {"level": env("GIS_LOG_LEVEL", default="ERROR")},
+        # httpx logs every request's URL at INFO, and a Bot API URL holds the bot's token: never below WARNING.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
     },
 }

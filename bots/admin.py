@@ -1,0 +1,1 @@
+"""No admin pages: chat ids are personal data and updates hold what people wrote."""
