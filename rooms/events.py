@@ -15,6 +15,7 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 from redis.exceptions import RedisError
 
+from rooms import signals
 from rooms.models import RoomEvent
 
 logger = logging.getLogger(__name__)
@@ -139,6 +140,20 @@ def room_event_published(event: RoomEvent) -> None:
             message["subject_text"] = subject_text
         sends = [(room_group(event.room_id), message)]
     transaction.on_commit(lambda: _send_all(sends))
+    transaction.on_commit(lambda: _signal_published(event))
+
+
+def _signal_published(event: RoomEvent) -> None:
+    """Tell other apps (the bot relays official posts) without their failure reaching the room's caller."""
+    for receiver, result in signals.room_event_published.send_robust(sender=RoomEvent, event=event):
+        if isinstance(result, Exception):
+            logger.error(
+                "room event %s: receiver %s failed: %s",
+                event.pk,
+                getattr(receiver, "__qualname__", receiver),
+                type(result).__name__,
+                exc_info=result,
+            )
 
 
 def member_rights_changed(room_id: int, user_id: int) -> None:
