@@ -54,3 +54,49 @@ class TelegramChat(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"telegram chat {self.pk}"
+
+
+class RoomFollow(TimeStampedModel):
+    """A room someone joined through the bot: its official posts and answers are relayed to their chat.
+
+    Goes when they leave the room (here or elsewhere), are banned from it, or are erased (with their chat)."""
+
+    chat = models.ForeignKey(TelegramChat, on_delete=models.CASCADE, related_name="room_follows")
+    room = models.ForeignKey("rooms.Room", on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["chat", "room"], name="bots_room_follow_unique")]
+
+    def __str__(self) -> str:
+        return f"room follow {self.pk}"
+
+
+class RelayState(models.TextChoices):
+    PENDING = "pending", "pending"
+    SENDING = "sending", "sending"
+    SENT = "sent", "sent"
+    FAILED = "failed", "failed"
+
+
+class RoomRelay(models.Model):
+    """One room post relayed to one chat. The unique (event, chat) is what keeps a replayed task from sending it
+    twice: a row is claimed (pending → sending) before its message goes, and marked sent after."""
+
+    event = models.ForeignKey("rooms.RoomEvent", on_delete=models.CASCADE, related_name="+")
+    chat = models.ForeignKey(TelegramChat, on_delete=models.CASCADE, related_name="room_relays")
+    state = models.CharField(max_length=8, choices=RelayState.choices, default=RelayState.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # Parts of a long post already accepted by Telegram: a retry sends only the rest.
+    parts_sent = models.PositiveSmallIntegerField(default=0)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    claim_token = models.CharField(max_length=32, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    reason = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["event", "chat"], name="bots_room_relay_unique")]
+        indexes = [models.Index(fields=["event", "state"], name="bots_relay_event_state_idx")]
+
+    def __str__(self) -> str:
+        return f"room relay {self.pk} ({self.state})"

@@ -147,3 +147,106 @@ def onboard(
         assert area_id is not None
         resident.press(f"area:pick:{area_id}")
     resident.press("need:done")
+
+
+# --- for the journeys' tests: what a chat was sent, quicker chats, the alert pipeline, the room relay queue ---
+
+
+def sent_texts(messages: list[dict[str, Any]]) -> list[str]:
+    """The texts of the messages among what the bot sent (callback answers, venues and the like left out)."""
+    return [str(message["text"]) for message in messages if message["method"] == "sendMessage"]
+
+
+def venues(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [message for message in messages if message["method"] == "sendVenue"]
+
+
+def user_of(resident: Resident) -> Any:
+    from accounts.models import User
+
+    return User.objects.get(telegram_chat__chat_id=resident.chat_id)
+
+
+def telegram_keys_clear(url: str) -> None:
+    """Forget the rate limiter's buckets and the transport's record of parts sent (ids restart with each run)."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        keys = list(client.scan_iter("telegram:*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def fast_chats(fake_telegram: FakeTelegram, settings: Any, monkeypatch: pytest.MonkeyPatch) -> FakeTelegram:
+    """Private chats that take 20 messages a second, on the fake server and in the bot's limiter alike (Telegram
+    takes one): for tests whose point is not the pacing, which would otherwise wait a second per message."""
+    settings.TELEGRAM_RATE_PER_CHAT = 20.0
+    fake_telegram.set_limits(rate_per_chat=20.0, burst_per_chat=20.0)
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")  # PTB 22 warns whenever a RetryAfter is made without it
+    telegram_keys_clear(settings.REDIS_URL)
+    bot_reset()  # the limiter reads the rates when the bot is built
+    return fake_telegram
+
+
+@dataclass
+class AlertPipeline:
+    """Alert dispatches and delivery batches, run by hand: the alert reaches chats through the real telegram
+    transport and the fake server."""
+
+    dispatches: list[int] = field(default_factory=list)
+    batches: list[tuple[str, list[int]]] = field(default_factory=list)
+
+    def run(self) -> None:
+        from alerts.services import dispatch as dispatch_service
+
+        while self.dispatches or self.batches:
+            while self.dispatches:
+                dispatch_service.alert_dispatch(alert_id=self.dispatches.pop(0))
+            while self.batches:
+                transport, ids = self.batches.pop(0)
+                dispatch_service.deliveries_send(transport_name=transport, delivery_ids=ids)
+
+
+@pytest.fixture
+def alert_pipeline(monkeypatch: pytest.MonkeyPatch, redis_url: str) -> AlertPipeline:
+    from alerts import tasks as alert_tasks
+    from alerts.services import dispatch as dispatch_service
+    from rooms import tasks as rooms_tasks
+
+    pipeline = AlertPipeline()
+    telegram_keys_clear(redis_url)
+
+    def enqueue(priority: int, transport: str, ids: list[int], countdown: float = 0.0) -> None:
+        pipeline.batches.append((transport, list(ids)))
+
+    monkeypatch.setattr(dispatch_service, "_enqueue", enqueue)
+    monkeypatch.setattr(alert_tasks.dispatch, "delay", lambda alert_id: pipeline.dispatches.append(alert_id))
+    monkeypatch.setattr(rooms_tasks.alert_announce, "delay", lambda alert_id: None)
+    return pipeline
+
+
+@dataclass
+class RelayQueue:
+    """Room posts queued for relaying to Telegram (the bots.room_relay task's arguments)."""
+
+    queued: list[tuple[int, int]] = field(default_factory=list)
+
+    def run(self) -> list[Any]:
+        from bots.journeys.rooms import room_event_relay
+
+        reports = []
+        while self.queued:
+            room_id, seq = self.queued.pop(0)
+            reports.append(room_event_relay(room_id=room_id, seq=seq))
+        return reports
+
+
+@pytest.fixture
+def relay_queue(monkeypatch: pytest.MonkeyPatch) -> RelayQueue:
+    queue = RelayQueue()
+    monkeypatch.setattr(bot_tasks.room_relay, "delay", lambda room_id, seq: queue.queued.append((room_id, seq)))
+    return queue
