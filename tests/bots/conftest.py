@@ -250,3 +250,14 @@ def relay_queue(monkeypatch: pytest.MonkeyPatch) -> RelayQueue:
     queue = RelayQueue()
     monkeypatch.setattr(bot_tasks.room_relay, "delay", lambda room_id, seq: queue.queued.append((room_id, seq)))
     return queue
+
+
+def tr(text: str, language: str) -> str:
+    """The catalogue's translation of a journey's text, which must exist (not fall back to English) outside en."""
+    from django.utils import translation
+
+    with translation.override(language):
+        translated = translation.gettext(text)
+    if language != "en":
+        assert translated != text, f"no {language} translation for {text!r}"
+    return translated

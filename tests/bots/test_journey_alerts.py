@@ -2,13 +2,12 @@
 through the alerts app and the telegram transport, answers recorded through its reply service."""
 
 import pytest
-from django.utils import translation
 
 from accounts.models import Role
 from alerts.models import Reply, ReplyKind
 from bots.models import TelegramChat
 from tests.alerts.factories import content_over, issued_alert, staff_for
-from tests.bots.conftest import Resident, buttons, onboard, sent_texts, user_of
+from tests.bots.conftest import Resident, buttons, onboard, sent_texts, tr, user_of
 from tests.factories import grant, make_area_tree
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.services]
@@ -46,9 +45,9 @@ def test_alerts_for_me_now_with_answer_buttons(fast_chats, update_queue, world, 
     assert "Move to higher ground." in alert["text"]
     assert [data for _label, data in buttons(alert)] == [f"ar:{mine.pk}:safe", f"ar:{mine.pk}:help"]
     assert not any(f"ar:{elsewhere.pk}:" in data for m in shown for _label, data in buttons(m))
+    assert sent_texts(shown)[0] == tr("An active alert for you now:", language)
+    assert [label for label, _data in buttons(alert)] == [tr("I'm safe", language), tr("I need help", language)]
     if language == "en":
-        assert sent_texts(shown)[0] == "An active alert for you now:"
-        assert [label for label, _data in buttons(alert)] == ["I'm safe", "I need help"]
         assert "What to do: Move to higher ground." in alert["text"]
 
 
@@ -187,39 +186,27 @@ def test_plain_words_answer_the_latest_alert_that_reached_me(fast_chats, update_
     assert (answer.alert_id, answer.kind) == (latest.pk, ReplyKind.NEED_HELP)
     assert not Reply.objects.filter(alert=older).exists()
     assert TelegramChat.objects.get(chat_id=7108).step == "alerts.help"
-    if language == "en":
-        assert sent_texts(nothing) == ["No alert has been sent to you, so there is nothing to answer."]
-
-
-ALERT_TEXTS = [
-    "An active alert for you now:",
-    "I'm safe",
-    "I need help",
-    "Thank you. We have recorded that you are safe (alert: %(headline)s).",
-    "This alert was not sent to you, so we cannot record an answer to it.",
-]
+    assert sent_texts(nothing) == [tr("No alert has been sent to you, so there is nothing to answer.", language)]
 
 
 @pytest.mark.parametrize("language", ["fr", "ar"])
 def test_alert_journey_texts_are_translated(fast_chats, update_queue, world, alert_pipeline, language):
-    """The journey's own words in the person's language. Skipped while the catalogues lack them (the alerts
-    journey's strings are added to the catalogues after this journey; the skip lifts itself once they are)."""
-    with translation.override(language):
-        missing = [text for text in ALERT_TEXTS if translation.gettext(text) == text]
-    if missing:
-        pytest.skip(f"catalogues not compiled yet: no {language} translation for {missing}")
+    """The journey's own words in the person's language, from the catalogues."""
     tree, staff = world
     resident = Resident(fast_chats, update_queue, 7109, language_code=language)
     onboard(resident, language=language, area_id=tree.city_a.pk)
     alert = issued_alert(staff, content_over(1, 1, 4, 4, languages=BILINGUAL))
     alert_pipeline.run()
-    with translation.override(language):
-        expected = {text: translation.gettext(text) for text in ALERT_TEXTS}
     shown = resident.send("/alerts")
-    assert sent_texts(shown)[0] == expected["An active alert for you now:"]
-    assert [label for label, _data in buttons(shown[-1])] == [expected["I'm safe"], expected["I need help"]]
+    assert sent_texts(shown)[0] == tr("An active alert for you now:", language)
+    assert [label for label, _data in buttons(shown[-1])] == [tr("I'm safe", language), tr("I need help", language)]
     safe = resident.press(f"ar:{alert.pk}:safe")
     headline = {"headline": "Flood warning (fr-FR)" if language == "fr" else "Flood warning (en-US)"}
     assert sent_texts(safe) == [
-        expected["Thank you. We have recorded that you are safe (alert: %(headline)s)."] % headline
+        tr("Thank you. We have recorded that you are safe (alert: %(headline)s).", language) % headline
+    ]
+    outsider = Resident(fast_chats, update_queue, 7110, language_code=language)
+    onboard(outsider, language=language, area_id=tree.city_b.pk)
+    assert sent_texts(outsider.press(f"ar:{alert.pk}:safe")) == [
+        tr("This alert was not sent to you, so we cannot record an answer to it.", language)
     ]

@@ -5,12 +5,11 @@ import io
 import random
 
 import pytest
-from django.utils import translation
 from PIL import Image
 
 from alerts.models import CitizenReport
 from bots.models import TelegramChat
-from tests.bots.conftest import Resident, onboard, sent_texts, user_of
+from tests.bots.conftest import Resident, onboard, sent_texts, tr, user_of
 from tests.factories import make_area_tree
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.services]
@@ -58,17 +57,23 @@ def test_text_location_and_photo_make_a_report(fast_chats, update_queue, area, l
     assert report.photo_content_type == "image/png"
     with report.photo.open("rb") as stored:
         assert stored.read() == photo
-    assert f"R-{report.pk}" in sent_texts(done)[-1]  # the reference, whatever the language
+    assert sent_texts(done) == [
+        tr(
+            "Thank you. Your report was received; its reference is %(reference)s. Staff of your area will look at it.",
+            language,
+        )
+        % {"reference": f"R-{report.pk}"}
+    ]
     assert done[-1]["reply_markup"] == {"remove_keyboard": True}
     assert TelegramChat.objects.get(chat_id=7401).step == ""
+    assert sent_texts(where) == [tr("Where is it? Share the location with the button below, or press Skip.", language)]
+    assert where_keyboard == [
+        [{"text": tr("Share this location", language), "request_location": True}],
+        [{"text": tr("Skip", language)}],
+    ]
+    assert sent_texts(photo_question) == [tr("Do you have a photo of it? Send it now, or press Skip.", language)]
     if language == "en":
         assert sent_texts(asked)[0].startswith("What do you want to report?")
-        assert sent_texts(where) == ["Where is it? Share the location with the button below, or press Skip."]
-        assert where_keyboard == [[{"text": "Share this location", "request_location": True}], [{"text": "Skip"}]]
-        assert sent_texts(photo_question) == ["Do you have a photo of it? Send it now, or press Skip."]
-        assert sent_texts(done) == [
-            f"Thank you. Your report was received; its reference is R-{report.pk}. Staff of your area will look at it."
-        ]
 
 
 def test_location_and_photo_can_be_skipped(fast_chats, update_queue, area):
@@ -76,9 +81,7 @@ def test_location_and_photo_can_be_skipped(fast_chats, update_queue, area):
     onboard(resident, language="ja", area_id=area.city_a.pk)
     resident.send("report")
     resident.send("Power line down near the school")
-    with translation.override("ja"):
-        skip = translation.gettext("Skip")
-    resident.send(skip)
+    resident.send(tr("Skip", "ja"))
     done = resident.send("skip")  # the English word works in every language
     report = CitizenReport.objects.get()
     assert (report.text, report.location, bool(report.photo)) == ("Power line down near the school", None, False)

@@ -2,14 +2,13 @@
 room's official posts to the chats that joined it through the bot: once per chat, whatever replays or fails."""
 
 import pytest
-from django.utils import translation
 
 from accounts.models import Role
 from bots import tasks as bot_tasks
 from bots.models import RelayState, RoomFollow, RoomRelay
 from rooms import services as room_services
 from rooms.models import Message, MessageKind, QuestionState, RoomKind, RoomMember, RoomVisibility
-from tests.bots.conftest import Resident, button_data, buttons, onboard, sent_texts, user_of
+from tests.bots.conftest import Resident, button_data, buttons, onboard, sent_texts, tr, user_of
 from tests.factories import UserFactory, grant, make_area_tree, resident_at
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.services]
@@ -67,8 +66,7 @@ def test_list_join_and_receive_the_rooms_official_posts(fast_chats, update_queue
     [report] = relay_queue.run()
     assert (report.sent, report.failed, report.pending) == (1, 0, 0)
 
-    with translation.override(language):
-        heading = translation.gettext("Official update in %(room)s:") % {"room": "Flood town hall"}
+    heading = tr("Official update in %(room)s:", language) % {"room": "Flood town hall"}
     assert (
         fast_chats.sent(7301, method="sendMessage")[-1]["text"]
         == f"{heading}\n\nSandbags at the town square from 3 pm."
@@ -160,17 +158,15 @@ def test_ask_a_question_and_get_the_answer(fast_chats, update_queue, relay_queue
     assert question.author == user_of(resident)
     assert question.question_state == QuestionState.PENDING  # a town hall pre-moderates questions
     assert question.language == "es"
-    with translation.override("es"):
-        pending = translation.gettext(
-            "Thank you. Your question will appear in %(room)s once a moderator approves it."
-        ) % {"room": "Flood town hall"}
+    pending = tr("Thank you. Your question will appear in %(room)s once a moderator approves it.", "es") % {
+        "room": "Flood town hall"
+    }
     assert sent_texts(asked) == [pending]
 
     room_services.question_approve(actor=moderator, room_id=hall.pk, question_id=question.pk)
     room_services.question_answer(actor=host, room_id=hall.pk, question_id=question.pk, body="Tomorrow morning.")
     relay_queue.run()
-    with translation.override("es"):
-        heading = translation.gettext("Answer to a question in %(room)s:") % {"room": "Flood town hall"}
+    heading = tr("Answer to a question in %(room)s:", "es") % {"room": "Flood town hall"}
     assert fast_chats.sent(7304, method="sendMessage")[-1]["text"] == f"{heading}\n\nTomorrow morning."
 
     # A muted person is told why their question is refused; the step ends either way.
@@ -179,10 +175,7 @@ def test_ask_a_question_and_get_the_answer(fast_chats, update_queue, relay_queue
     )
     resident.press(f"room:ask:{hall.pk}")
     refused = resident.send("And the power?")
-    with translation.override("es"):
-        assert sent_texts(refused) == [
-            translation.gettext("You are muted in this room for now, so you cannot ask questions.")
-        ]
+    assert sent_texts(refused) == [tr("You are muted in this room for now, so you cannot ask questions.", "es")]
     assert Message.objects.filter(kind=MessageKind.QUESTION).count() == 1
 
 

@@ -2,12 +2,11 @@
 location asked for when none is known, and kept only with the person's consent."""
 
 import pytest
-from django.utils import translation
 
 from accounts.models import ResidentProfile
 from bots.models import TelegramChat
 from shelters.services.occupancy import shelter_occupancy_set
-from tests.bots.conftest import Resident, buttons, onboard, sent_texts, user_of, venues
+from tests.bots.conftest import Resident, buttons, onboard, sent_texts, tr, user_of, venues
 from tests.factories import make_area_tree
 from tests.shelters.factories import ShelterFactory
 
@@ -129,24 +128,20 @@ def test_no_shelter_found_and_bad_buttons(fast_chats, update_queue, db):
 
 @pytest.mark.parametrize("language", ["fr", "zh-hans"])
 def test_shelter_journey_texts_are_translated(fast_chats, update_queue, shelters, language):
-    """The journey's own words in the person's language; skipped while the catalogues lack them."""
-    texts = [
-        "To find shelters near you, share your location with the button below.",
-        "Share my location",
-        "The nearest open shelters with free places:",
-        "Step-free access",
-    ]
-    with translation.override(language):
-        missing = [text for text in texts if translation.gettext(text) == text]
-        expected = [translation.gettext(text) for text in texts]
-    if missing:
-        pytest.skip(f"catalogues not compiled yet: no {language} translation for {missing}")
+    """The journey's own words in the person's language, from the catalogues."""
     resident = Resident(fast_chats, update_queue, 7206, language_code=language)
     onboard(resident, language=language, area_id=shelters[0].city_a.pk)
     asked = resident.send("/shelters")
-    assert sent_texts(asked) == [expected[0]]
-    assert asked[-1]["reply_markup"]["keyboard"][0][0]["text"] == expected[1]
+    assert sent_texts(asked) == [tr("To find shelters near you, share your location with the button below.", language)]
+    assert asked[-1]["reply_markup"]["keyboard"][0][0]["text"] == tr("Share my location", language)
     found = resident.share_location(2.0, 2.0)
+    assert sent_texts(found)[0] == tr(
+        "You have not allowed us to keep your location, so we use it for this search only and do not store it.",
+        language,
+    )
     header = [m for m in found if m["method"] == "sendMessage"][-1]
-    assert header["text"].startswith(expected[2])
-    assert buttons(header)[0][0] == "☐ " + expected[3]
+    assert header["text"].startswith(tr("The nearest open shelters with free places:", language))
+    assert [label for label, _data in buttons(header)] == [
+        "☐ " + tr("Step-free access", language),
+        "☐ " + tr("Pets allowed", language),
+    ]
