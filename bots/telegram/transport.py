@@ -2,11 +2,12 @@
 "I need help" buttons on the last part, paced by the shared rate limiter, and every Telegram answer turned into
 the outcome dispatch records (sent, retry with retry_after, blocked, failed).
 
-A delivery of several parts remembers in Redis (`telegram:delivery:<id>:parts`, part → message id, kept
-PARTS_TTL_SECONDS) each part as soon as Telegram accepted it, so that a retry sends only the parts still missing,
-and a delivery sent again after a worker died between Telegram's answer and the database commit sends nothing
-again. What remains is the instant between Telegram accepting a part and that write, and a request that timed out
-after Telegram had accepted it: Telegram has no idempotency key, so those two may reach a chat twice.
+A delivery remembers in Redis each part as soon as Telegram accepted it (`telegram:delivery:<alert identifier>:
+<delivery id>:parts`, part → message id, kept PARTS_TTL_SECONDS; the identifier holds a UUID, so that a database
+started afresh, as in tests, never meets the records of an older one). A retry then sends only the parts still
+missing, and a delivery sent again after a worker died between Telegram's answer and the database commit sends
+nothing again. What remains is the instant between Telegram accepting a part and that write, and a request that
+timed out after Telegram had accepted it: Telegram has no idempotency key, so those two may reach a chat twice.
 """
 
 import asyncio
@@ -97,8 +98,9 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def _parts_key(delivery_id: int) -> str:
-    return f"telegram:delivery:{delivery_id}:parts"
+def _parts_key(message: Outgoing) -> str:
+    alert = message.payload.get("identifier") or f"alert-{message.alert_id}"
+    return f"telegram:delivery:{alert}:{message.delivery_id}:parts"
 
 
 class TelegramTransport(Transport):
@@ -189,7 +191,7 @@ class TelegramTransport(Transport):
             chat_id = int(message.address)
         except ValueError:
             return Outcome(delivery_id, "failed", reason=f"not a Telegram chat id: {message.address!r}"[:200])
-        key = _parts_key(delivery_id)
+        key = _parts_key(message)
         try:
             async with asyncio.timeout(REDIS_CALL_TIMEOUT_SECONDS):
                 done = {int(index): _text(value) for index, value in (await limiter.redis.hgetall(key)).items()}
