@@ -53,7 +53,8 @@ def test_start_language_consent_area_needs(fake_telegram, update_queue, language
     resident.press("need:mobility")
     done = resident.press("need:done")
     finished = done[-1]["text"]
-    assert "/alerts" in finished and "/stop" in finished
+    assert "/alerts" in finished
+    assert "/stop" in finished
     assert ("You are all set." in finished) == (language == "en")
 
     user = User.objects.get(telegram_chat__chat_id=5001)

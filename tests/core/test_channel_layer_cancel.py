@@ -36,7 +36,8 @@ async def _stuck_after_cancel(start: Any) -> list[float]:
 
 @pytest.mark.services
 def test_a_cancelled_receive_always_ends(redis_url):
-    host = {**base.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0], "address": redis_url}
+    config: dict[str, Any] = base.CHANNEL_LAYERS["default"]["CONFIG"]  # type: ignore[assignment]
+    host = {**config["hosts"][0], "address": redis_url}
 
     async def scenario() -> list[float]:
         layer = RedisChannelLayer(hosts=[host])
