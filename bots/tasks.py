@@ -32,3 +32,10 @@ def room_relay(self: Any, room_id: int, seq: int) -> dict[str, int]:
     if report.claimed_elsewhere:
         raise self.retry(countdown=RELAY_CLAIM_SECONDS + 5)
     return {"sent": report.sent, "failed": report.failed}
+
+
+@shared_task(name="bots.room_relays_prune")
+def room_relays_prune() -> int:
+    from bots.journeys.rooms import room_relays_prune as prune
+
+    return prune()

@@ -64,6 +64,8 @@ RELAY_CONCURRENCY = 25
 RELAY_CLAIM_SECONDS = 600  # a claim older than this belongs to a worker that died: the relay is taken again
 RELAY_BUDGET_SECONDS = 200  # one task run sends for at most this long, then leaves the rest to its retry
 RELAY_WAIT_SECONDS = 60.0  # how long one chunk may wait for the rate limiter (life-safety messages go first)
+# A relay's row is what stops a replay from sending it again; a task is never retried this late.
+RELAY_RETENTION = timedelta(days=7)
 
 
 # --- data work (sync, in a worker thread) -------------------------------------------------------------------
@@ -485,3 +487,9 @@ def room_event_relay(*, room_id: int, seq: int) -> RelayReport:
     report.pending = left.filter(state=RelayState.PENDING).count()
     report.claimed_elsewhere = left.filter(state=RelayState.SENDING).count()
     return report
+
+
+def room_relays_prune() -> int:
+    """Delete the record of relays older than RELAY_RETENTION; returns how many went."""
+    deleted, _ = RoomRelay.objects.filter(created_at__lt=timezone.now() - RELAY_RETENTION).delete()
+    return deleted

@@ -1,7 +1,10 @@
 """/rooms end to end: listing, joining (button and deep link), refusals, questions, leaving; and the relay of a
 room's official posts to the chats that joined it through the bot: once per chat, whatever replays or fails."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from accounts.models import Role
 from bots import tasks as bot_tasks
@@ -241,3 +244,19 @@ def test_the_celery_task_relays(fast_chats, update_queue, relay_queue, town):
     assert relayed(fast_chats, 7309, "Guidance: boil water before drinking.") == [
         "Guidance in Flood town hall:\n\nGuidance: boil water before drinking."
     ]
+
+
+def test_old_relays_are_pruned(fast_chats, update_queue, relay_queue, town):
+    tree, host, _moderator, hall = town
+    resident = Resident(fast_chats, update_queue, 7310)
+    onboard(resident, area_id=tree.city_a.pk)
+    resident.press(f"room:join:{hall.pk}")
+    relay_queue.queued.clear()
+    post(host, hall, "An old post.")
+    relay_queue.run()
+    post(host, hall, "A new post.")
+    relay_queue.run()
+    old = RoomRelay.objects.order_by("pk").first()
+    RoomRelay.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=8))
+    assert bot_tasks.room_relays_prune.apply().get() == 1
+    assert list(RoomRelay.objects.values_list("event__data__body", flat=True)) == ["A new post."]
