@@ -12,6 +12,7 @@ Conventions:
 
 import contextlib
 import logging
+import re
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +36,7 @@ from bots.models import TelegramChat
 
 logger = logging.getLogger(__name__)
 LANGUAGE_CODES = [code for code, _name in settings.LANGUAGES]
+UNSPACED_LANGUAGES = {"ja", "zh-hans"}
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
 
 
@@ -180,7 +182,8 @@ PAYLOADS: dict[str, Callable[[Update, ContextTypes.DEFAULT_TYPE, Chat, str], Awa
 INTENT_KEYWORDS: dict[str, str] = {
     "shelters": gettext_noop("shelter, shelters, refuge, evacuation centre"),
     "alerts": gettext_noop("alert, alerts, warning, warnings"),
-    "safe": gettext_noop("safe, i'm safe, i am safe, ok"),
+    # Not "ok": people type it to acknowledge anything, and here it would record "I'm safe".
+    "safe": gettext_noop("safe, i'm safe, i am safe"),
     "need_help": gettext_noop("help me, need help, sos, emergency"),
     "rooms": gettext_noop("room, rooms, town hall"),
     "report": gettext_noop("report"),
@@ -213,16 +216,25 @@ def on_payload(prefix: str) -> Callable[[Any], Any]:
     return register
 
 
+def _normalised(text: str) -> str:
+    """Lower case, typographic apostrophes made plain, punctuation gone, single spaces."""
+    return " ".join(re.sub(r"[^\w']+", " ", text.lower().replace("\u2019", "'")).split())
+
+
 def intent_of(text: str, language: str) -> str | None:
     """The journey plain words ask for, in the chat's language or in English."""
-    words = " ".join(text.lower().replace("\u2019", "'").split())
+    words = _normalised(text)
+    # Chinese and Japanese put no spaces between words: there a keyword may sit anywhere in the text.
+    unspaced = language in UNSPACED_LANGUAGES
     best: tuple[int, str] | None = None
     for intent, keywords in INTENT_KEYWORDS.items():
         with translation.override(language):
             translated = _(keywords)
         for keyword in {*translated.split(","), *keywords.split(",")}:
-            keyword = keyword.strip().lower()
-            if keyword and (words == keyword or f" {keyword} " in f" {words} "):
+            keyword = _normalised(keyword)
+            if not keyword:
+                continue
+            if f" {keyword} " in f" {words} " or (unspaced and not keyword.isascii() and keyword in words):
                 if best is None or len(keyword) > best[0]:
                     best = (len(keyword), intent)
     return best[1] if best else None

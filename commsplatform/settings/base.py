@@ -217,6 +217,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     "alerts.redrive": {"task": "alerts.redrive", "schedule": 30.0},
     "bots.updates_prune": {"task": "bots.updates_prune", "schedule": 3600.0},
+    "bots.room_relays_prune": {"task": "bots.room_relays_prune", "schedule": 86400.0},
     "alerts.expire": {"task": "alerts.expire", "schedule": 60.0},
     "alerts.poll_feeds": {"task": "alerts.poll_feeds", "schedule": 60.0},
     "shelters.occupancy_snapshot": {"task": "shelters.occupancy_snapshot", "schedule": 900.0},
