@@ -3,6 +3,7 @@
 from django.contrib.gis.geos import Point
 from django.db import transaction
 from django.db.models import Count, Q
+from django.utils import timezone
 
 from accounts.models import AdministrativeArea, AreaLevel, ResidentProfile, User
 from alerts import events
@@ -26,8 +27,21 @@ def _area_at(point: Point | None) -> AdministrativeArea | None:
     return None
 
 
+def _concerns_now(alert: Alert, user: User) -> bool:
+    """Whether an alert still in force targets the person now (they moved into its area or followed it after it
+    was sent): they may answer it too, without a delivery, rather than be left unheard."""
+    from alerts import targeting
+
+    if alert.state not in (AlertState.ISSUED, AlertState.UPDATED):
+        return False
+    if alert.expires is not None and alert.expires <= timezone.now():
+        return False
+    return targeting.recipients(alert).filter(pk=user.pk).exists()
+
+
 def reply_record(*, user: User, alert: Alert, kind: str, message: str = "", location: Point | None = None) -> Reply:
-    """Record a recipient's answer. Only people the alert (or its chain) was sent to may answer it."""
+    """Record a recipient's answer. Only people the alert (or its chain) was sent to, or whom it concerns now
+    while it is in force, may answer it."""
     if kind not in ReplyKind.values:
         raise ValidationFailed(f"Unknown reply {kind!r}.", fields={"kind": "unknown"})
     if len(message) > 1000:
@@ -44,7 +58,7 @@ def reply_record(*, user: User, alert: Alert, kind: str, message: str = "", loca
     chain |= Q(alert__original_id=alert.pk)
     deliveries = Delivery.objects.filter(chain, recipient=user)
     delivery = deliveries.filter(state=DeliveryState.SENT).order_by("-pk").first() or deliveries.order_by("-pk").first()
-    if delivery is None:
+    if delivery is None and not _concerns_now(alert, user):
         raise PermissionDenied("This alert was not sent to you.")
     home = ResidentProfile.objects.filter(user=user).values_list("home_location", flat=True).first()
     area = _area_at(location) or _area_at(home)

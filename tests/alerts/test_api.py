@@ -150,3 +150,23 @@ def test_replies_counted_per_area(tree: AreaTree) -> None:
     assert Reply.objects.filter(alert_id=alert_id, is_latest=True, kind="safe").count() == 2
     # Individual need-help replies are only for those who may see residents there: approvers may not.
     assert approver.get(f"/api/alerts/{alert_id}/replies/need-help/").json()["results"] == []
+
+
+def test_someone_the_alert_concerns_only_since_it_was_sent_may_answer_while_it_is_in_force(tree: AreaTree) -> None:
+    staff = staff_for(tree)
+    drafter, approver = client_for(staff.drafter), client_for(staff.approver)
+    alert_id = drafter.post("/api/alerts/", body(), format="json").json()["id"]
+    drafter.post(f"/api/alerts/{alert_id}/submit/")
+    approver.post(f"/api/alerts/{alert_id}/approve/", {"issue": True}, format="json")
+    dispatch_service.alert_dispatch(alert_id=alert_id)
+    newcomer = web_resident(1.2, 1.2)  # arrived after the alert went out: no delivery
+    answer = client_for(newcomer).post(f"/api/alerts/{alert_id}/reply/", {"kind": "need_help"}, format="json")
+    assert answer.status_code == 201, answer.json()
+    reply = Reply.objects.get(user=newcomer)
+    assert (reply.kind, reply.delivery_id) == ("need_help", None)
+    # Once the alert is no longer in force, only those it was sent to may still answer it.
+    Alert.objects.filter(pk=alert_id).update(state=AlertState.EXPIRED)
+    later = web_resident(1.3, 1.3)
+    refused = client_for(later).post(f"/api/alerts/{alert_id}/reply/", {"kind": "safe"}, format="json")
+    assert refused.status_code in (403, 404)
+    assert not Reply.objects.filter(user=later).exists()

@@ -147,9 +147,7 @@ def test_buttons_of_alerts_that_did_not_reach_me_are_refused(fast_chats, update_
     assert not Reply.objects.exists()
 
 
-def test_someone_the_alert_concerns_since_it_was_sent_is_told_why_their_answer_is_not_recorded(
-    fast_chats, update_queue, world, alert_pipeline
-):
+def test_someone_the_alert_concerns_since_it_was_sent_can_answer_it(fast_chats, update_queue, world, alert_pipeline):
     tree, staff = world
     alert = issued_alert(staff, content_over(1, 1, 4, 4))
     alert_pipeline.run()  # nobody lives there yet
@@ -157,12 +155,12 @@ def test_someone_the_alert_concerns_since_it_was_sent_is_told_why_their_answer_i
     onboard(newcomer, area_id=tree.city_a.pk)
     shown = newcomer.send("/alerts")
     assert f"ar:{alert.pk}:safe" in [data for _label, data in buttons(shown[-1])]
-    late = newcomer.press(f"ar:{alert.pk}:help")
-    assert sent_texts(late) == [
-        "We could not record your answer: the alert “Flood warning (en-US)” was sent before it concerned you. If you "
-        "are in danger, call the emergency services."
-    ]
-    assert not Reply.objects.exists()
+    recorded = newcomer.press(f"ar:{alert.pk}:help")
+    assert sent_texts(recorded)[0] == (
+        "We have recorded that you need help (alert: Flood warning (en-US)). Responders in your area can see it."
+    )
+    reply = Reply.objects.get()
+    assert (reply.user_id, reply.kind, reply.delivery_id) == (user_of(newcomer).pk, ReplyKind.NEED_HELP, None)
 
 
 @pytest.mark.parametrize("language", ["en", "es"])
