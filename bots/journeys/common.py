@@ -178,18 +178,24 @@ INTENTS: dict[str, Handler] = {}
 # Deep-link payloads of /start, by prefix ("room" for room_<id>): run once the person is onboarded.
 PAYLOADS: dict[str, Callable[[Update, ContextTypes.DEFAULT_TYPE, Chat, str], Awaitable[None]]] = {}
 # Plain words that start a journey, per intent: each a comma-separated list, translated in the catalogues (so
-# that "refugio" finds shelters in Spanish). Matching is on whole words, ignoring case.
+# that "refugio" finds shelters in Spanish). Matching is on whole words, ignoring case and punctuation; the
+# longest keyword found wins ("not safe" over "safe").
 INTENT_KEYWORDS: dict[str, str] = {
     "shelters": gettext_noop("shelter, shelters, refuge, evacuation centre"),
     "alerts": gettext_noop("alert, alerts, warning, warnings"),
     # Not "ok": people type it to acknowledge anything, and here it would record "I'm safe".
     "safe": gettext_noop("safe, i'm safe, i am safe"),
-    "need_help": gettext_noop("help me, need help, sos, emergency"),
+    "need_help": gettext_noop("help me, need help, sos, emergency, not safe"),
     "rooms": gettext_noop("room, rooms, town hall"),
     "report": gettext_noop("report"),
     "profile": gettext_noop("profile, my data, settings"),
     "help": gettext_noop("help, menu, commands"),
 }
+
+
+# Intents that record something about the person: only a message that says just that (one of the keywords,
+# nothing more) counts, never a keyword inside a longer text ("is my family safe?", "I am not safe").
+WHOLE_MESSAGE_INTENTS = {"safe"}
 
 
 def on_step(name: str) -> Callable[[Handler], Handler]:
@@ -234,7 +240,11 @@ def intent_of(text: str, language: str) -> str | None:
             keyword = _normalised(keyword)
             if not keyword:
                 continue
-            if f" {keyword} " in f" {words} " or (unspaced and not keyword.isascii() and keyword in words):
+            if intent in WHOLE_MESSAGE_INTENTS:
+                found = words == keyword
+            else:
+                found = f" {keyword} " in f" {words} " or (unspaced and not keyword.isascii() and keyword in words)
+            if found:
                 if best is None or len(keyword) > best[0]:
                     best = (len(keyword), intent)
     return best[1] if best else None

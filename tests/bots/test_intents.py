@@ -20,6 +20,14 @@ from bots.journeys.common import intent_of
         ("大丈夫", "ja", None),
         ("近くの避難所はどこですか", "ja", "shelters"),  # no spaces between Japanese words
         ("unsafe", "en", None),  # whole words only
+        ("I am not safe", "en", "need_help"),
+        ("not safe!", "en", "need_help"),
+        ("is my family safe?", "en", None),  # "safe" records an answer: only the statement alone counts
+        ("I'm safe, thanks", "en", None),
+        ("無事です。", "ja", "safe"),
+        ("家族は無事ですか", "ja", None),
+        ("estoy a salvo", "es", "safe"),
+        ("no estoy a salvo", "es", "need_help"),
     ],
 )
 def test_intents(text, language, intent):
