@@ -11,6 +11,7 @@ a worker killed there sends that message again after the claim times out. Each m
 delivery id (websocket payload, e-mail Message-ID) so that the receiving side can drop the repeat.
 """
 
+import math
 import random
 import uuid
 from collections import defaultdict
@@ -206,7 +207,9 @@ def _record(
                 failed_reason=outcome.reason[:500],
             )
             if updated:
-                retries[round(delay, 1)].append(outcome.delivery_id)
+                # Grouped by tenths of a second, rounded UP: a task due before next_attempt_at would claim nothing
+                # and leave the delivery to the re-drive (minutes later).
+                retries[math.ceil(delay * 10) / 10].append(outcome.delivery_id)
         elif outcome.status == "blocked":
             if mine.update(state=DeliveryState.BLOCKED, failed_reason=outcome.reason[:500]):
                 identity_ids = Delivery.objects.filter(pk=outcome.delivery_id).values("identity_id")

@@ -1,7 +1,7 @@
 """The alert lifecycle and the dispatch's rules: states, expiry, retries, re-drive, cancels, templates, mutual aid."""
 
 from collections.abc import Iterator, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -124,6 +124,41 @@ def test_retry_honours_the_providers_retry_after(tree: AreaTree, broker: Broker,
     assert broker.batches == [("websocket", [delivery.pk])]
     # Too early: the re-enqueued batch claims nothing.
     assert dispatch_service.deliveries_send(transport_name="websocket", delivery_ids=[delivery.pk]).claimed == 0
+
+
+class Flaky(Transport):
+    name = "websocket"
+    channel_kind = "web"
+
+    def send(self, messages: Sequence[Outgoing]) -> Iterator[list[Outcome]]:
+        yield [Outcome(m.delivery_id, "retry", reason="502 Bad Gateway") for m in messages]
+
+
+def test_a_retry_is_never_queued_before_it_is_due(
+    tree: AreaTree, broker: Broker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A retry's task must not arrive before next_attempt_at, or it claims nothing and the delivery waits for the
+    re-drive: grouping delays by tenths of a second once rounded 2.04 s down to 2.0 s."""
+    staff = staff_for(tree)
+    web_resident(1, 1)
+    alert = issued_alert(staff, content_over(0.5, 0.5, 2, 2))
+    dispatch_service.alert_dispatch(alert_id=alert.pk)
+    transport, ids = broker.batches.pop(0)
+    monkeypatch.setattr(dispatch_service.random, "uniform", lambda low, high: 2.04)
+    queued: list[tuple[float, datetime]] = []
+    monkeypatch.setattr(
+        dispatch_service,
+        "_enqueue",
+        lambda priority, name, ids, countdown=0.0: queued.append((countdown, timezone.now())),
+    )
+    with override_settings(ALERT_TRANSPORTS={"websocket": "tests.alerts.test_lifecycle.Flaky"}):
+        registry_clear()
+        dispatch_service.deliveries_send(transport_name=transport, delivery_ids=ids)
+    registry_clear()
+    delivery = Delivery.objects.get(alert=alert)
+    [(countdown, at)] = queued
+    assert delivery.next_attempt_at is not None
+    assert at + timedelta(seconds=countdown) >= delivery.next_attempt_at
 
 
 def test_gives_up_after_the_last_attempt(tree: AreaTree, broker: Broker, rate_limited: None) -> None:
