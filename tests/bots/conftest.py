@@ -167,6 +167,11 @@ def user_of(resident: Resident) -> Any:
     return User.objects.get(telegram_chat__chat_id=resident.chat_id)
 
 
+@pytest.fixture(autouse=True)
+def _retry_after_as_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")  # PTB 22 warns whenever a RetryAfter is made without it
+
+
 def telegram_keys_clear(url: str) -> None:
     """Forget the rate limiter's buckets and the transport's record of parts sent (ids restart with each run)."""
     import redis

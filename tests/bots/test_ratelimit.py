@@ -10,7 +10,6 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
-import redis
 from django.test import override_settings
 from telegram.error import RetryAfter
 from telegram.ext import ExtBot
@@ -25,24 +24,10 @@ from bots.telegram.ratelimit import (
     message_cost,
     wait_at_most,
 )
+from tests.bots.conftest import telegram_keys_clear
 from tests.fakes.telegram_api import FakeTelegram
 
 TOKEN = "424242:limiter-test"
-
-
-def clear_telegram_keys(url: str) -> None:
-    client = redis.Redis.from_url(url)
-    try:
-        keys = list(client.scan_iter("telegram:*", count=1000))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
-
-
-@pytest.fixture(autouse=True)
-def _retry_after_as_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PTB_TIMEDELTA", "true")  # PTB 22 warns whenever a RetryAfter is made without it
 
 
 @pytest.fixture
@@ -56,9 +41,9 @@ def fake(redis_url: str) -> Iterator[FakeTelegram]:
             REDIS_URL=redis_url,
         ),
     ):
-        clear_telegram_keys(redis_url)
+        telegram_keys_clear(redis_url)
         yield server
-        clear_telegram_keys(redis_url)
+        telegram_keys_clear(redis_url)
 
 
 def in_processes(*workloads: Callable[[ExtBot[Any]], Awaitable[Any]]) -> list[Any]:

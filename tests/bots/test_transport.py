@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 from django.conf import settings
 from django.test import override_settings
 
@@ -24,26 +23,12 @@ from bots.telegram.api import bot_reset
 from bots.telegram.ratelimit import PRIORITY_LIFE_SAFETY, PRIORITY_NORMAL
 from bots.telegram.transport import BOT_OFF, TelegramTransport, message_priority
 from tests.alerts.factories import content_over, issued_alert, staff_for
+from tests.bots.conftest import telegram_keys_clear
 from tests.factories import AreaTree, resident_at
 from tests.fakes.telegram_api import FakeTelegram
 
 TOKEN = "515151:transport-test"
 ALERT_ID = 77
-
-
-def clear_telegram_keys(url: str) -> None:
-    client = redis.Redis.from_url(url)
-    try:
-        keys = list(client.scan_iter("telegram:*", count=1000))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
-
-
-@pytest.fixture(autouse=True)
-def _retry_after_as_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PTB_TIMEDELTA", "true")  # PTB 22 warns whenever a RetryAfter is made without it
 
 
 @pytest.fixture
@@ -57,13 +42,13 @@ def fake(redis_url: str) -> Iterator[FakeTelegram]:
             REDIS_URL=redis_url,
         ),
     ):
-        clear_telegram_keys(redis_url)
+        telegram_keys_clear(redis_url)
         bot_reset()
         try:
             yield server
         finally:
             bot_reset()
-            clear_telegram_keys(redis_url)
+            telegram_keys_clear(redis_url)
 
 
 def outgoing(
