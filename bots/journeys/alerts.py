@@ -12,7 +12,7 @@ from asgiref.sync import sync_to_async
 from django.contrib.gis.geos import Point
 from django.db import IntegrityError
 from django.utils.translation import gettext as _
-from telegram import KeyboardButton, ReplyKeyboardMarkup, ReplyKeyboardRemove, Update
+from telegram import ReplyKeyboardRemove, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, ContextTypes
 
 from accounts.models import User
@@ -27,6 +27,7 @@ from bots.journeys.common import (
     acknowledge,
     callback_parts,
     inline,
+    location_keyboard,
     on_intent,
     on_step,
     onboarded,
@@ -203,11 +204,7 @@ async def ask_help_details(update: Update, chat: Chat, alert_id: int) -> None:
             "If you can, tell us in a few words what is happening, and share your location so that responders can "
             "find you. Press Skip if you cannot."
         )
-        keyboard = ReplyKeyboardMarkup(
-            [[KeyboardButton(_("Share my location"), request_location=True)], [KeyboardButton(_("Skip"))]],
-            resize_keyboard=True,
-            one_time_keyboard=True,
-        )
+        keyboard = location_keyboard(_("Share my location"), _("Skip"))
     await say(update, text, markup=keyboard)
 
 

@@ -25,6 +25,7 @@ from django.utils.translation import gettext_noop
 from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    KeyboardButton,
     Message,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
@@ -128,6 +129,13 @@ def inline(rows: Sequence[Sequence[tuple[str, str]]]) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in rows]
     )
+
+
+def location_keyboard(share_label: str | None, *others: str) -> ReplyKeyboardMarkup:
+    """A one-time reply keyboard: a button that shares the location (when labelled), then one row per other label."""
+    rows = [[KeyboardButton(share_label, request_location=True)]] if share_label else []
+    rows += [[KeyboardButton(label)] for label in others]
+    return ReplyKeyboardMarkup(rows, resize_keyboard=True, one_time_keyboard=True)
 
 
 def _split(text: str) -> list[str]:

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 from django.utils.translation import gettext as _
-from telegram import KeyboardButton, ReplyKeyboardMarkup, ReplyKeyboardRemove, Update
+from telegram import ReplyKeyboardRemove, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, ContextTypes
 
 from accounts import selectors as account_selectors
@@ -29,6 +29,7 @@ from bots.journeys.common import (
     chat_reload,
     inline,
     language_from,
+    location_keyboard,
     on_step,
     say,
     speaking,
@@ -173,11 +174,7 @@ async def ask_place(update: Update, chat: Chat) -> None:
             "Where should alerts reach you? Share your location (we use it only to alert you and to find shelters "
             "near you), or choose an area instead."
         )
-        keyboard = ReplyKeyboardMarkup(
-            [[KeyboardButton(_("Share my location"), request_location=True)], [KeyboardButton(_("Choose an area"))]],
-            resize_keyboard=True,
-            one_time_keyboard=True,
-        )
+        keyboard = location_keyboard(_("Share my location"), _("Choose an area"))
     await say(update, text, markup=keyboard)
     payload_area = chat.start_payload.removeprefix("area_") if chat.start_payload.startswith("area_") else ""
     if payload_area:

@@ -11,12 +11,12 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.gis.geos import Point
 from django.utils.translation import gettext as _
-from telegram import KeyboardButton, Message, ReplyKeyboardMarkup, ReplyKeyboardRemove, Update
+from telegram import Message, ReplyKeyboardMarkup, ReplyKeyboardRemove, Update
 from telegram.ext import BaseHandler, CommandHandler, ContextTypes
 
 from accounts.models import User
 from alerts.services.reports import report_create
-from bots.journeys.common import Chat, on_intent, on_step, onboarded, say, speaking, step_set
+from bots.journeys.common import Chat, location_keyboard, on_intent, on_step, onboarded, say, speaking, step_set
 from commsplatform.core.errors import DomainError, ValidationFailed
 
 TEXT_STEP = "reports.text"
@@ -59,9 +59,7 @@ def _skip_pressed(chat: Chat, message: Message | None) -> bool:
 
 
 def _keyboard(*, location: bool) -> ReplyKeyboardMarkup:
-    rows = [[KeyboardButton(_("Share this location"), request_location=True)]] if location else []
-    rows.append([KeyboardButton(_("Skip"))])
-    return ReplyKeyboardMarkup(rows, resize_keyboard=True, one_time_keyboard=True)
+    return location_keyboard(_("Share this location") if location else None, _("Skip"))
 
 
 async def start_report(update: Update, context: ContextTypes.DEFAULT_TYPE, chat: Chat) -> None:

@@ -14,7 +14,7 @@ from asgiref.sync import sync_to_async
 from django.contrib.gis.geos import Point
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
-from telegram import KeyboardButton, ReplyKeyboardMarkup, ReplyKeyboardRemove, Update
+from telegram import ReplyKeyboardRemove, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, ContextTypes
 
 from accounts import services as account_services
@@ -24,6 +24,7 @@ from bots.journeys.common import (
     acknowledge,
     callback_parts,
     inline,
+    location_keyboard,
     on_intent,
     on_step,
     onboarded,
@@ -177,11 +178,7 @@ async def ask_location(update: Update, chat: Chat, codes: str = "-") -> None:
     await sync_to_async(step_set)(chat, STEP, {"codes": _codes(codes)})
     with speaking(chat):
         text = _("To find shelters near you, share your location with the button below.")
-        keyboard = ReplyKeyboardMarkup(
-            [[KeyboardButton(_("Share my location"), request_location=True)]],
-            resize_keyboard=True,
-            one_time_keyboard=True,
-        )
+        keyboard = location_keyboard(_("Share my location"))
     await say(update, text, markup=keyboard)
 
 

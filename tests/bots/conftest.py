@@ -6,13 +6,14 @@ the bot (through the webhook view, or as long polling does, through update_recei
 update as the Celery task would, and returns what the bot sent to the chat meanwhile.
 """
 
+import contextlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from django.test import Client
+from django.test import Client, override_settings
 
 from bots import tasks as bot_tasks
 from bots import updates
@@ -165,6 +166,27 @@ def user_of(resident: Resident) -> Any:
     from accounts.models import User
 
     return User.objects.get(telegram_chat__chat_id=resident.chat_id)
+
+
+@contextlib.contextmanager
+def bot_against_fake(token: str, redis_url: str) -> Iterator[FakeTelegram]:
+    """A fake Bot API server for `token`, the settings pointing the bot at it, and a clean limiter around it."""
+    with (
+        FakeTelegram(token=token) as server,
+        override_settings(
+            TELEGRAM_BOT_TOKEN=token,
+            TELEGRAM_API_BASE_URL=server.base_url,
+            TELEGRAM_API_FILE_URL=server.base_file_url,
+            REDIS_URL=redis_url,
+        ),
+    ):
+        telegram_keys_clear(redis_url)
+        bot_reset()
+        try:
+            yield server
+        finally:
+            bot_reset()
+            telegram_keys_clear(redis_url)
 
 
 @pytest.fixture(autouse=True)

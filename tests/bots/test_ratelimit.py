@@ -24,7 +24,7 @@ from bots.telegram.ratelimit import (
     message_cost,
     wait_at_most,
 )
-from tests.bots.conftest import telegram_keys_clear
+from tests.bots.conftest import bot_against_fake
 from tests.fakes.telegram_api import FakeTelegram
 
 TOKEN = "424242:limiter-test"
@@ -32,18 +32,8 @@ TOKEN = "424242:limiter-test"
 
 @pytest.fixture
 def fake(redis_url: str) -> Iterator[FakeTelegram]:
-    with (
-        FakeTelegram(token=TOKEN) as server,
-        override_settings(
-            TELEGRAM_BOT_TOKEN=TOKEN,
-            TELEGRAM_API_BASE_URL=server.base_url,
-            TELEGRAM_API_FILE_URL=server.base_file_url,
-            REDIS_URL=redis_url,
-        ),
-    ):
-        telegram_keys_clear(redis_url)
+    with bot_against_fake(TOKEN, redis_url) as server:
         yield server
-        telegram_keys_clear(redis_url)
 
 
 def in_processes(*workloads: Callable[[ExtBot[Any]], Awaitable[Any]]) -> list[Any]:

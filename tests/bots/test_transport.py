@@ -23,7 +23,7 @@ from bots.telegram.api import bot_reset
 from bots.telegram.ratelimit import PRIORITY_LIFE_SAFETY, PRIORITY_NORMAL
 from bots.telegram.transport import BOT_OFF, TelegramTransport, message_priority
 from tests.alerts.factories import content_over, issued_alert, staff_for
-from tests.bots.conftest import telegram_keys_clear
+from tests.bots.conftest import bot_against_fake
 from tests.factories import AreaTree, resident_at
 from tests.fakes.telegram_api import FakeTelegram
 
@@ -33,22 +33,8 @@ ALERT_ID = 77
 
 @pytest.fixture
 def fake(redis_url: str) -> Iterator[FakeTelegram]:
-    with (
-        FakeTelegram(token=TOKEN) as server,
-        override_settings(
-            TELEGRAM_BOT_TOKEN=TOKEN,
-            TELEGRAM_API_BASE_URL=server.base_url,
-            TELEGRAM_API_FILE_URL=server.base_file_url,
-            REDIS_URL=redis_url,
-        ),
-    ):
-        telegram_keys_clear(redis_url)
-        bot_reset()
-        try:
-            yield server
-        finally:
-            bot_reset()
-            telegram_keys_clear(redis_url)
+    with bot_against_fake(TOKEN, redis_url) as server:
+        yield server
 
 
 def outgoing(
