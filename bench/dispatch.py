@@ -208,33 +208,6 @@ class Run:
         return self.drain_rate / self.ceiling_rate if self.ceiling_rate else 0.0
 
 
-def _draft(staff: Any, area: Any) -> Any:
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from alerts.content import AlertContent, AreaContent, InfoContent
-    from alerts.services import lifecycle
-
-    content = AlertContent(
-        infos=[
-            InfoContent(
-                event="Hurricane",
-                urgency="Expected",
-                severity="Severe",
-                certainty="Likely",
-                categories=["Met"],
-                headline=f"Evacuate {area.name}",
-                description="A hurricane is expected to make landfall tonight.",
-                instruction="Leave now for the nearest evacuation centre.",
-                expires=timezone.now() + timedelta(hours=12),
-                areas=[AreaContent(area_desc=area.name, admin_area_ids=[area.pk])],
-            )
-        ]
-    )
-    return lifecycle.alert_draft_create(actor=staff.drafter, content=content)
-
-
 def _issue(staff: Any, alert: Any) -> Any:
     """The two-person flow: the drafter submits, the approver approves and issues (dispatch is queued on commit)."""
     from alerts.services import lifecycle
@@ -360,7 +333,13 @@ def main() -> int:
 
         from accounts.models import User
         from alerts.transports import transport_get
-        from bench.population import EVERYONE_REACHABLE, city_load, residents_create, staff_create
+        from bench.population import (
+            EVERYONE_REACHABLE,
+            city_load,
+            hurricane_alert_draft,
+            residents_create,
+            staff_create,
+        )
 
         call_command("migrate", verbosity=0, interactive=False)
         city = city_load(shared_data_dir(args.data))
@@ -398,7 +377,7 @@ def main() -> int:
         for number in range(1, args.runs + 1):
             # The ceiling is measured just before and just after the pipeline, and averaged, so that a
             # change in the machine's load during the run weighs on both sides alike.
-            alert = _draft(staff, area)
+            alert = hurricane_alert_draft(staff, area, imminent=False)
             _flush(redis_server.url, keys)
             say(f"run {number}: raw ceiling, before")
             before = _ceiling(alert.pk, env, args.concurrency)

@@ -429,3 +429,32 @@ def _residents_sqlite(*, count: int, inside: AdministrativeArea, city: City, mix
             cursor.execute(f"ANALYZE {table}")
     say(f"  ANALYZE ({time.perf_counter() - step:.1f} s)")
     return base + 1
+
+
+def hurricane_alert_draft(staff: Any, area: Any, *, imminent: bool) -> Any:
+    """A draft Severe hurricane alert over one area, by the staff's drafter. `imminent`: landfall now (Immediate,
+    Observed), else tonight (Expected, Likely)."""
+    from alerts.content import AlertContent, AreaContent, InfoContent
+    from alerts.services import lifecycle
+
+    if imminent:
+        urgency, certainty, headline = "Immediate", "Observed", f"Evacuate {area.name} now"
+        description = "A hurricane is making landfall. Storm surge is expected within hours."
+        instruction = "Leave now for the nearest evacuation centre; take medicines and documents."
+    else:
+        urgency, certainty, headline = "Expected", "Likely", f"Evacuate {area.name}"
+        description = "A hurricane is expected to make landfall tonight."
+        instruction = "Leave now for the nearest evacuation centre."
+    info = InfoContent(
+        event="Hurricane",
+        urgency=urgency,
+        severity="Severe",
+        certainty=certainty,
+        categories=["Met"],
+        headline=headline,
+        description=description,
+        instruction=instruction,
+        expires=datetime.now(UTC) + timedelta(hours=12),
+        areas=[AreaContent(area_desc=area.name, admin_area_ids=[area.pk])],
+    )
+    return lifecycle.alert_draft_create(actor=staff.drafter, content=AlertContent(infos=[info]))

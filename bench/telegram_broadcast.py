@@ -142,31 +142,6 @@ def _beat_start(env: dict[str, str], folder: Path) -> "subprocess.Popen[bytes]":
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def _draft(staff: Any, area: Any) -> Any:
-    from django.utils import timezone
-
-    from alerts.content import AlertContent, AreaContent, InfoContent
-    from alerts.services import lifecycle
-
-    content = AlertContent(
-        infos=[
-            InfoContent(
-                event="Hurricane",
-                urgency="Immediate",
-                severity="Severe",
-                certainty="Observed",
-                categories=["Met"],
-                headline=f"Evacuate {area.name} now",
-                description="A hurricane is making landfall. Storm surge is expected within hours.",
-                instruction="Leave now for the nearest evacuation centre; take medicines and documents.",
-                expires=timezone.now() + timedelta(hours=12),
-                areas=[AreaContent(area_desc=area.name, admin_area_ids=[area.pk])],
-            )
-        ]
-    )
-    return lifecycle.alert_draft_create(actor=staff.drafter, content=content)
-
-
 @dataclass
 class Run:
     accepted: int
@@ -197,8 +172,9 @@ def _run(
 
     from alerts.models import Alert, Delivery, DeliveryState
     from alerts.services import lifecycle
+    from bench.population import hurricane_alert_draft
 
-    alert = _draft(staff, area)
+    alert = hurricane_alert_draft(staff, area, imminent=True)
     fake.clear()
     fake.clear_faults()
     if fault_rate:
