@@ -147,3 +147,16 @@ def audit_events_for_user(*, user: User) -> QuerySet[AuditEvent]:
     if held.filter(parent__isnull=True).exists():
         condition |= Q(area_id__isnull=True)
     return AuditEvent.objects.filter(condition)
+
+
+def perms_held(*, user: User) -> frozenset[str]:
+    """The area permissions the person's active roles give somewhere (what a console may offer them).
+
+    Only for choosing what to show: each read and write still checks the permission over its own area.
+    """
+    if not user.is_authenticated or not user.is_active:
+        return frozenset()
+    if user.is_superuser:
+        return frozenset(perm for perms in permissions.ROLE_PERMISSIONS.values() for perm in perms)
+    roles = Membership.objects.active().filter(user=user).values_list("role", flat=True).distinct()
+    return frozenset(perm for role in roles for perm in permissions.ROLE_PERMISSIONS.get(role, ()))

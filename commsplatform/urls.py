@@ -18,4 +18,5 @@ urlpatterns = [
     path("api/classifier/", include("classifier.api.urls")),
     path("bots/", include("bots.urls")),
     path("api-auth/", include("rest_framework.urls")),
+    path("", include("web.urls")),
 ]

@@ -77,6 +77,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "web.context.site",
             ],
         },
     },
@@ -133,6 +134,15 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = env("STATIC_ROOT", default=str(VAR_DIR / "static"))
+# Front-end packages come from npm (package.json, `npm ci` into node_modules/ by the setup scripts), never from
+# copies in the repository: each package's dist folder is collected under static/vendor/<name>/.
+NODE_MODULES_DIR = Path(env("NODE_MODULES_DIR", default=str(BASE_DIR / "node_modules")))
+STATICFILES_DIRS = [
+    ("vendor/htmx", str(NODE_MODULES_DIR / "htmx.org" / "dist")),
+    ("vendor/leaflet", str(NODE_MODULES_DIR / "leaflet" / "dist")),
+    ("vendor/geoman", str(NODE_MODULES_DIR / "@geoman-io" / "leaflet-geoman-free" / "dist")),
+    ("vendor/uplot", str(NODE_MODULES_DIR / "uplot" / "dist")),
+]
 MEDIA_URL = "media/"
 MEDIA_ROOT = env("MEDIA_ROOT", default=str(VAR_DIR / "media"))
 
@@ -341,7 +351,16 @@ TELEGRAM_REQUEST_TIMEOUT_SECONDS = env.float("TELEGRAM_REQUEST_TIMEOUT_SECONDS",
 # The version of the consent text residents accept in the bot; raising it asks everyone again.
 TELEGRAM_CONSENT_VERSION = env("TELEGRAM_CONSENT_VERSION", default="2026-11")
 
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/"
+# The web pages' base map: with no tile server (the default, and what tests use) the map shows the vector layers
+# of administrative areas, evacuation zones and routes only. A deployment may name a tile URL template
+# (`https://tiles.example.org/{z}/{x}/{y}.png`) and the attribution its licence asks for.
+MAP_TILE_URL = env("MAP_TILE_URL", default="")
+MAP_TILE_ATTRIBUTION = env("MAP_TILE_ATTRIBUTION", default="")
+# The consent text version the web pages ask residents to accept (as TELEGRAM_CONSENT_VERSION for the bot).
+WEB_CONSENT_VERSION = env("WEB_CONSENT_VERSION", default="2026-12")
 
 LOGGING = {
     "version": 1,

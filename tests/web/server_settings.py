@@ -1,0 +1,27 @@
+"""Settings of the daphne and Celery worker processes that the browser tests start (tests/web/conftest.py).
+
+The test settings, with what a deployment has and unit tests do without: the Redis channel layer (the browser's
+WebSocket, the worker's sends and the test process meet there), static files collected, compressed and served by
+whitenoise as in production, and a Redis database of the browser tests' own for the broker.
+"""
+
+import os
+
+from commsplatform.settings.test import *  # noqa: F403
+from commsplatform.settings.test import CHANNEL_LAYER_SOCKET_TIMEOUT
+
+REDIS_URL = os.environ["REDIS_URL"]
+CELERY_BROKER_URL = REDIS_URL
+CELERY_RESULT_BACKEND = REDIS_URL
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": CHANNEL_LAYER_SOCKET_TIMEOUT}]},
+    }
+}
+STATIC_ROOT = os.environ["STATIC_ROOT"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+MEDIA_ROOT = os.environ.get("MEDIA_ROOT", MEDIA_ROOT)  # noqa: F405

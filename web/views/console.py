@@ -1,0 +1,11 @@
+"""The console's start page: the sections the person's roles open."""
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from web.views.common import console_required
+
+
+@console_required()
+def index(request: HttpRequest) -> HttpResponse:
+    return render(request, "console/index.html")
