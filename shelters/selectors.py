@@ -304,3 +304,29 @@ def asset_get_for_user(*, user: User, asset_id: int) -> Asset:
     if asset is None:
         raise NotFound(f"No asset with id {asset_id} that you may see.")
     return asset
+
+
+# Staff console ---------------------------------------------------------------------------------------------
+
+
+def shelter_staff_areas(*, user: User) -> list[AdministrativeArea]:
+    """The areas whose shelters the person follows as staff: those held with `view_shelters`, without the ones
+    inside another held area (one live stream per area covers everything below it)."""
+    held = list(permissions.areas_held(user, permissions.VIEW_SHELTERS).order_by("path"))
+    roots: list[AdministrativeArea] = []
+    for area in held:
+        if not any(area.path.startswith(root.path) for root in roots):
+            roots.append(area)
+    return roots
+
+
+def shelter_staff_may_manage(*, user: User | AnonymousUser | None, shelter: Shelter) -> bool:
+    """Whether the reader manages the shelter (checks people in and out as staff, opens and closes it)."""
+    reader = _signed_in(user)
+    return reader is not None and permissions.user_has_area_perm(reader, permissions.MANAGE_SHELTERS, shelter.area)
+
+
+def shelter_list_for_staff(*, user: User, query: ShelterQuery = ShelterQuery()) -> QuerySet[Shelter]:
+    """Shelters matching the query inside the areas where the person sees shelters as staff."""
+    covered = permissions.areas_covered(user, permissions.VIEW_SHELTERS)
+    return shelter_list(query=query).filter(area__in=covered).select_related("area")
