@@ -2,8 +2,8 @@
 
 from django.urls import URLPattern, URLResolver, path
 
-from web.views import placeholder
+from web.views import reports
 
 urlpatterns: list[URLPattern | URLResolver] = [
-    path("report/", placeholder.page, name="report"),
+    path("report/", reports.report_page, name="report"),
 ]
