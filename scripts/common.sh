@@ -13,8 +13,9 @@ SHARED_DATA=${SHARED_DATA_DIR:-$ROOT/../shared/data}
 
 # Debian packages for GeoDjango on SpatiaLite, building pysqlite3 from source, Redis, and curl (health polling).
 SYSTEM_PACKAGES_RUN=(gdal-bin libsqlite3-mod-spatialite libsqlite3-dev binutils libproj-dev redis-server gcc libc6-dev curl gettext)
-# The PostGIS test lane also needs PostgreSQL 15 with PostGIS 3.
-SYSTEM_PACKAGES_TEST=("${SYSTEM_PACKAGES_RUN[@]}" postgresql-15 postgresql-15-postgis-3)
+# The PostGIS test lane also needs PostgreSQL 15 with PostGIS 3; the browser tests need Debian's Chromium (Playwright
+# drives it; no browser is downloaded) and fonts for Arabic and Chinese/Japanese in the screenshots.
+SYSTEM_PACKAGES_TEST=("${SYSTEM_PACKAGES_RUN[@]}" postgresql-15 postgresql-15-postgis-3 chromium fonts-noto-core fonts-droid-fallback)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf '\033[1;31mERROR: %s\033[0m\n' "$*" >&2; exit 1; }
@@ -95,7 +96,23 @@ setup() {
     system_packages_ensure "${packages[@]}"
     venv_ensure "$([ "$kind" = test ] && echo dev || echo base)"
     export VIRTUAL_ENV="$VENV" PATH="$VENV/bin:$PATH"
+    node_packages_ensure
     messages_compile
+}
+
+# The web pages' front-end packages (package.json, locked in package-lock.json) into node_modules/ with `npm ci`;
+# Node.js and npm come from Debian when the machine has no npm. A stamp keyed on the lock file skips it when warm.
+node_packages_ensure() {
+    local key stamp
+    if ! command -v npm >/dev/null 2>&1; then
+        system_packages_ensure nodejs npm
+    fi
+    key=$(sha256sum package-lock.json | cut -c1-16)
+    stamp="$ROOT/node_modules/.stamp-$key"
+    [ -e "$stamp" ] && return 0
+    say "Installing front-end packages (npm ci)"
+    npm ci --no-audit --no-fund --loglevel=error || die "npm ci failed"
+    touch "$stamp"
 }
 
 # The translation catalogues (locale/<lang>/LC_MESSAGES/django.po) compiled to the .mo files gettext reads;

@@ -1,13 +1,16 @@
 """Browser tests: a real daphne and a real Celery worker on loopback, driven through Debian's Chromium by Playwright.
 
 `web_server` starts, once for the package, `daphne` and a Celery worker on the test database with the Redis channel
-layer and static files collected as in production (tests/web/server_settings.py). `visit(user=…, language=…)` opens
+layer and static files collected as in production (tests/web/server_settings.py). While it runs, the test process
+itself uses the same broker and channel layer: an alert a test issues through the services is dispatched by that
+worker, and a check-in a test makes reaches the pages' WebSockets. `visit(user=…, language=…)` opens
 a page in a new browser context of its own (its own cookies and cache), signed in as `user` when given. Pages that
 raise a JavaScript error fail the test. `screenshot(page, name)` saves var/screenshots/<name>.png for review;
 `axe_violations(page)` runs axe-core (from npm) in the page; `transferred_bytes(page)` adds up what the browser
 fetched over the network for the page.
 """
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -16,6 +19,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +28,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from django.conf import settings
 from django.db import connection
-from django.test import Client
+from django.test import Client, override_settings
 
 # Playwright's sync API runs an event loop in the test's thread; Django would then refuse the ORM calls the tests
 # make between browser steps. The browser and the test never share a connection or a transaction.
@@ -165,7 +169,8 @@ def web_server(
             if time.monotonic() > deadline:
                 pytest.fail(f"the web server did not report healthy within 90 s\n{server.log_tail()}")
             time.sleep(0.5)
-        yield server
+        with _sharing_the_stack(redis_url):
+            yield server
     finally:
         for process in server.processes.values():
             process.terminate()
@@ -177,16 +182,78 @@ def web_server(
                 process.wait(10)
 
 
+@contextmanager
+def _sharing_the_stack(redis_url: str) -> Iterator[None]:
+    """Point this process's Celery producer and channel layer at the web stack's Redis database."""
+    from commsplatform.celery import app as celery_app
+
+    layers = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [{"address": redis_url, "socket_timeout": settings.CHANNEL_LAYER_SOCKET_TIMEOUT}]},
+        }
+    }
+
+    def reconnect(broker_url: str) -> None:
+        celery_app.conf.broker_url = broker_url
+        if celery_app._pool is not None:
+            celery_app._pool.force_close_all()
+        celery_app._pool = None  # the connection and producer pools are made again for the new URL
+        celery_app.amqp._producer_pool = None
+
+    previous = celery_app.conf.broker_url
+    reconnect(redis_url)
+    with override_settings(CHANNEL_LAYERS=layers):  # channels drops its cached layers on setting_changed
+        try:
+            yield
+        finally:
+            reconnect(previous)
+
+
+@contextmanager
+def _loop_hidden_between_calls() -> Iterator[None]:
+    """Let the test's own code call services that use async_to_sync while Playwright's sync API is in use.
+
+    Playwright runs its event loop in a greenlet of the test's thread, and between two of its calls the loop stays
+    marked as running in that thread; asgiref's async_to_sync (channel layer sends in the services) then refuses to
+    run. The loop is marked running only while a Playwright call waits for it.
+    """
+    from playwright._impl import _sync_base
+
+    original = _sync_base.wait_for_future
+
+    def wait_for_future(loop: asyncio.AbstractEventLoop, fiber: Any, future: Any) -> None:
+        asyncio.events._set_running_loop(loop)
+        try:
+            original(loop, fiber, future)
+        finally:
+            asyncio.events._set_running_loop(None)
+
+    _sync_base.wait_for_future = wait_for_future
+    try:
+        yield
+    finally:
+        _sync_base.wait_for_future = original
+
+
 @pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
         _unavailable(f"the browser tests need Chromium at {CHROMIUM} (Debian package chromium)")
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with _loop_hidden_between_calls():
+        manager = sync_playwright()
+        playwright = manager.start()
+        asyncio.events._set_running_loop(None)
+        try:
+            chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            yield chromium
+            chromium.close()
+        finally:
+            asyncio.events._set_running_loop(playwright._loop)
+            manager.__exit__(None, None, None)
+            asyncio.events._set_running_loop(None)
 
 
 def session_cookie(user: Any) -> dict[str, str]:

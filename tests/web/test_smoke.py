@@ -12,3 +12,17 @@ def test_the_console_opens_for_a_superuser(visit):
     css = page.evaluate("() => performance.getEntriesByType('resource').map(e => e.name)")
     assert any("/static/web/site." in url for url in css), css  # hashed name: collected as in production
     screenshot(page, "smoke-console")
+
+
+def test_an_alert_issued_by_the_test_reaches_the_worker_of_the_stack(web_server, transactional_db):
+    """The test process shares the stack's broker: the stack's worker targets and records the deliveries."""
+    from alerts.models import Delivery
+    from tests.alerts.factories import content_over, issued_alert, staff_for, web_resident
+    from tests.factories import make_area_tree
+    from tests.web.conftest import wait_until
+
+    tree = make_area_tree()
+    resident = web_resident(2, 2)
+    alert = issued_alert(staff_for(tree), content_over(1, 1, 4, 4))
+    delivery = wait_until(lambda: Delivery.objects.filter(alert=alert, recipient=resident, state="sent").first())
+    assert delivery.transport == "websocket"
