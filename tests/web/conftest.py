@@ -185,7 +185,9 @@ def web_server(
 @contextmanager
 def _sharing_the_stack(redis_url: str) -> Iterator[None]:
     """Point this process's Celery producer and channel layer at the web stack's Redis database."""
-    from commsplatform.celery import app as celery_app
+    from commsplatform.celery import app
+
+    celery_app: Any = app  # private pools are reset below: typed loosely
 
     layers = {
         "default": {
@@ -222,10 +224,10 @@ def _loop_hidden_between_calls() -> Iterator[None]:
 
     original = _sync_base.wait_for_future
 
-    def wait_for_future(loop: asyncio.AbstractEventLoop, fiber: Any, future: Any) -> None:
+    def wait_for_future(loop: asyncio.AbstractEventLoop, dispatcher_fiber: Any, future: Any) -> None:
         asyncio.events._set_running_loop(loop)
         try:
-            original(loop, fiber, future)
+            original(loop, dispatcher_fiber, future)
         finally:
             asyncio.events._set_running_loop(None)
 
