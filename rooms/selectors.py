@@ -231,3 +231,52 @@ def poll_results(*, poll: Poll) -> list[int]:
 def seen_counts(*, message_ids: list[int]) -> dict[int, int]:
     rows = Message.objects.filter(pk__in=message_ids).annotate(n=Count("seen")).values_list("pk", "n")
     return dict(rows)
+
+
+# --- reads for the web pages (resident room pages and the console's moderation panel) ------------------------
+
+
+def room_list_for_staff(*, user: User) -> list[tuple[Room, RoomAccess]]:
+    """Rooms the person hosts, speaks in or moderates (by membership or by their role over the area), newest first."""
+    staffed = []
+    for room in Room.objects.select_related("area").order_by("-opens_at")[:500]:
+        try:
+            access = room_access(room=room, user=user)
+        except PermissionDenied:
+            continue
+        if access.is_staff:
+            staffed.append((room, access))
+    return staffed
+
+
+def room_ids_joined(*, user: User) -> set[int]:
+    """The rooms the person is a member of now (joined and not left, not banned)."""
+    members = RoomMember.objects.filter(user=user, left_at__isnull=True, banned_at__isnull=True)
+    return set(members.values_list("room_id", flat=True))
+
+
+def room_host_areas(*, user: User) -> QuerySet[AdministrativeArea]:
+    """The areas over which the person may create rooms."""
+    return permissions.areas_covered(user, permissions.HOST_ROOMS).order_by("path")
+
+
+def room_staff_names(*, room: Room) -> dict[int, str]:
+    """Staff are named (they speak for the organisers); everyone else stays a numbered participant."""
+    staff = RoomMember.objects.filter(room=room, role__in=STAFF_ROLES).values_list("user_id", flat=True)
+    return {user.pk: user.get_full_name() or user.username for user in User.objects.filter(pk__in=list(staff))}
+
+
+def poll_list_for(*, access: RoomAccess, limit: int = 50) -> list[dict[str, Any]]:
+    """The room's polls, newest first, each with its counts and the choices the person voted for (or None)."""
+    polls = list(Poll.objects.filter(room=access.room).order_by("-created_at")[:limit])
+    mine = dict(
+        PollVote.objects.filter(poll__in=polls, user_id=access.user_id).values_list("poll_id", "choices")
+    )
+    return [{"poll": poll, "results": poll_results(poll=poll), "my_choices": mine.get(poll.pk)} for poll in polls]
+
+
+def room_member_list(*, access: RoomAccess, limit: int = 500) -> QuerySet[RoomMember]:
+    """The room's members for its hosts and moderators (muted, banned and those who left included)."""
+    if not access.is_moderator:
+        raise PermissionDenied("Only hosts and moderators see the members of a room.")
+    return RoomMember.objects.filter(room=access.room).order_by("left_at", "-created_at")[:limit]
