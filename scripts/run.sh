@@ -60,6 +60,8 @@ done
 cat >&2 <<MSG
 
 $(printf '\033[1m')Ready in $(( $(date +%s) - started ))s. Health: $(cat var/healthz.json)$(printf '\033[0m')
+  Web pages      $WEB_URL/
+  Staff console  $WEB_URL/console/
   Health check   $WEB_URL/healthz
   API docs       $WEB_URL/api/docs/
   OpenAPI schema $WEB_URL/api/schema/
