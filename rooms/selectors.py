@@ -269,9 +269,7 @@ def room_staff_names(*, room: Room) -> dict[int, str]:
 def poll_list_for(*, access: RoomAccess, limit: int = 50) -> list[dict[str, Any]]:
     """The room's polls, newest first, each with its counts and the choices the person voted for (or None)."""
     polls = list(Poll.objects.filter(room=access.room).order_by("-created_at")[:limit])
-    mine = dict(
-        PollVote.objects.filter(poll__in=polls, user_id=access.user_id).values_list("poll_id", "choices")
-    )
+    mine = dict(PollVote.objects.filter(poll__in=polls, user_id=access.user_id).values_list("poll_id", "choices"))
     return [{"poll": poll, "results": poll_results(poll=poll), "my_choices": mine.get(poll.pk)} for poll in polls]
 
 
