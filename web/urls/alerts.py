@@ -2,8 +2,11 @@
 
 from django.urls import URLPattern, URLResolver, path
 
-from web.views import placeholder
+from web.views import alerts
 
 urlpatterns: list[URLPattern | URLResolver] = [
-    path("", placeholder.page, name="home"),
+    path("", alerts.home, name="home"),
+    path("alerts/<int:alert_id>/", alerts.detail, name="alert"),
+    path("alerts/<int:alert_id>/card/", alerts.card, name="alert-card"),
+    path("alerts/<int:alert_id>/reply/", alerts.reply, name="alert-reply"),
 ]
