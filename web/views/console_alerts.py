@@ -334,6 +334,18 @@ def _reach(user: User, alert: Alert) -> dict[str, Any]:
     return targeting.reach(alert)
 
 
+def _focus(user: User) -> str:
+    """Where the composer's map opens: the extent of the areas the person drafts for ("w,s,e,n"), or nothing."""
+    extent: list[float] | None = None
+    for area in permissions.areas_held(user, permissions.DRAFT_ALERTS)[:50]:
+        west, south, east, north = area.geometry.extent
+        if extent is None:
+            extent = [west, south, east, north]
+        else:
+            extent = [min(extent[0], west), min(extent[1], south), max(extent[2], east), max(extent[3], north)]
+    return ",".join(f"{value:.6f}" for value in extent) if extent else ""
+
+
 def _composer_context(request: HttpRequest, form: dict[str, Any], alert: Alert | None) -> dict[str, Any]:
     areas = area_list().only("pk", "name", "level", "path").order_by("path")
     user = signed_in_user(request)
@@ -343,6 +355,7 @@ def _composer_context(request: HttpRequest, form: dict[str, Any], alert: Alert |
         "area_choices": list(areas.filter(level__in=PICKABLE_LEVELS)[:2000]),
         "zone_choices": list(areas.filter(level=AreaLevel.ZONE)[:2000]),
         "picked": set(form["area_ids"]),
+        "focus": _focus(user),
         "categories": Category.choices,
         "severities": Severity.choices,
         "urgencies": Urgency.choices,

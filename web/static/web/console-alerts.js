@@ -55,12 +55,18 @@
       });
       map.on("pm:create", function (event) { drawn.addLayer(event.layer); watch(event.layer); sync(); });
       map.on("pm:remove", function (event) { drawn.removeLayer(event.layer); sync(); });
+      // Open on what is drawn already, else on the areas the person drafts for, else on the whole base map.
+      var focus = (form.dataset.focus || "").split(",").map(Number);
+      if (drawn.getLayers().length) web.fit([drawn]);
+      else if (focus.length === 4 && !focus.some(isNaN)) {
+        map.fitBounds([[focus[1], focus[0]], [focus[3], focus[2]]], { padding: [16, 16], maxZoom: 16 });
+      }
       web.ready.then(function () {
         // The base map is for orientation: its areas must not be edited or removed with the drawing tools.
         web.base.eachLayer(function (group) {
           if (group.eachLayer) group.eachLayer(function (layer) { layer.options.pmIgnore = true; });
         });
-        web.fit(drawn.getLayers().length ? [drawn] : [web.base]);
+        if (!drawn.getLayers().length && !(focus.length === 4 && !focus.some(isNaN))) web.fit([web.base]);
       });
       sync();
     }
@@ -74,7 +80,8 @@
         data.set("action", "reach");
         output.textContent = output.dataset.textChecking || "";
         reachButton.disabled = true;
-        fetch(form.action, {
+        // getAttribute: the buttons named "action" shadow the form's own `action` property.
+        fetch(form.getAttribute("action"), {
           method: "POST", body: data, credentials: "same-origin", headers: { "X-Requested-With": "fetch" }
         }).then(function (response) {
           return response.json();
@@ -82,7 +89,7 @@
           output.innerHTML = result.html || "";
           if (result.edit_url) {
             // The draft now exists: later saves change it instead of making another.
-            form.action = result.edit_url;
+            form.setAttribute("action", result.edit_url);
             window.history.replaceState(null, "", result.edit_url);
           }
         }).catch(function () {
@@ -99,6 +106,7 @@
     var mapElement = document.getElementById("replies-map");
     var web = mapElement && window.WebMap ? WebMap.create(mapElement) : null;
     var repliesLayer = null;
+    var initialState = (document.getElementById("alert-state") || { dataset: {} }).dataset.state;
     if (web) {
       var area = geometry ? web.add(geometry, { color: "#a4161a", weight: 2, fillOpacity: 0.08 }) : null;
       if (area) web.fit([area]); else web.ready.then(function () { web.fit(); });
@@ -201,6 +209,8 @@
       badge.className = "badge " + state;
       badge.dataset.state = state;
       badge.textContent = labels[state] || state;
+      var stale = document.getElementById("actions-stale");
+      if (stale && state !== initialState) stale.hidden = false;
     }
 
     if (window.Live && section.dataset.ws) {
