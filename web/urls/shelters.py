@@ -2,8 +2,9 @@
 
 from django.urls import URLPattern, URLResolver, path
 
-from web.views import placeholder
+from web.views import shelters
 
 urlpatterns: list[URLPattern | URLResolver] = [
-    path("shelters/", placeholder.page, name="shelters"),
+    path("shelters/", shelters.shelter_list, name="shelters"),
+    path("shelters/<int:shelter_id>/", shelters.shelter_detail, name="shelter"),
 ]
