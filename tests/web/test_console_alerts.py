@@ -271,3 +271,56 @@ def test_the_replies_geojson_counts_need_help_per_area(tree, staff):
     areas = [f["properties"] for f in data["features"] if f["properties"]["kind"] == "area"]
     assert areas == [{"kind": "area", "name": "Alpha One", "level": "district", "safe": 0, "need_help": 1}]
     assert not [f for f in data["features"] if f["properties"]["kind"] == "person"]
+
+
+def test_need_help_points_show_only_to_those_who_may_see_residents(tree, staff):
+    from django.contrib.gis.geos import Point
+
+    from alerts.services import replies
+    from tests.alerts.factories import web_resident
+
+    person = web_resident(2, 2)
+    alert = lifecycle.alert_draft_create(actor=staff.drafter, content=content_over(1, 1, 3, 3))
+    lifecycle.alert_submit(actor=staff.drafter, alert=alert)
+    alert = lifecycle.alert_approve(actor=staff.approver, alert=alert, issue=True)
+    replies.reply_record(user=person, alert=alert, kind="need_help", location=Point(2.5, 2.5, srid=4326))
+    url = reverse("web:console-alert-replies", args=[alert.pk])
+    kinds = [f["properties"]["kind"] for f in client_for(staff.approver).get(url).json()["features"]]
+    assert kinds == ["area"]
+    grant(staff.approver, Role.SHELTER_MANAGER, tree.city_a, tree.organisation)
+    features = client_for(staff.approver).get(url).json()["features"]
+    assert [f["properties"]["kind"] for f in features] == ["person", "area"]
+    assert features[0]["geometry"]["coordinates"] == [2.5, 2.5]
+    page = client_for(staff.approver).get(reverse("web:console-alert", args=[alert.pk])).content.decode()
+    assert "People who need help" in page
+
+
+def test_a_resident_cannot_read_the_replies_map(tree, staff):
+    alert = lifecycle.alert_draft_create(actor=staff.drafter, content=content_over(1, 1, 3, 3))
+    response = client_for(resident_at(2, 2)).get(reverse("web:console-alert-replies", args=[alert.pk]))
+    assert response.status_code == 403
+
+
+def test_a_template_makes_a_draft_to_edit(tree, staff):
+    template = lifecycle.alert_template_create(
+        actor=staff.drafter,
+        organisation=tree.organisation,
+        area=tree.city_a,
+        name="River flood",
+        content=content_over(1, 1, 3, 3, hours=None),
+    )
+    client = client_for(staff.drafter)
+    assert "River flood" in client.get(reverse("web:console-alert-new")).content.decode()
+    response = client.post(reverse("web:console-alert-from-template"), {"template": str(template.pk)})
+    alert = Alert.objects.get()
+    assert response["Location"] == reverse("web:console-alert-edit", args=[alert.pk])
+    page = client.get(response["Location"]).content.decode()
+    assert "Flood warning (en-US)" in page
+    assert client.post(reverse("web:console-alert-from-template"), {"template": "x"}).status_code == 400
+
+
+def test_the_reach_page_counts_people_for_staff(tree, staff):
+    resident_at(2, 2)
+    alert = lifecycle.alert_draft_create(actor=staff.drafter, content=content_over(1, 1, 3, 3))
+    response = client_for(staff.approver).get(reverse("web:console-alert-reach", args=[alert.pk]))
+    assert 'data-people="1"' in response.content.decode()
