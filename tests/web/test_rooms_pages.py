@@ -5,12 +5,13 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from playwright.sync_api import expect
 
 from accounts.models import Role
 from rooms import services
 from rooms.models import Message, Poll, PollVote, QuestionVote, Room, RoomEvent, RoomKind, RoomMember, RoomVisibility
 from tests.factories import UserFactory, grant, resident_at
-from tests.web.conftest import screenshot
+from tests.web.conftest import axe_violations, screenshot, transferred_bytes, wait_until
 
 
 @pytest.fixture
@@ -341,3 +342,61 @@ def test_a_room_reads_without_javascript(visit, tree):
     page.locator(f"#poll-{poll.pk}").get_by_role("button", name="Vote").click()
     assert page.locator(f"#poll-{poll.pk} li[data-index='1'] [data-field=count]").inner_text() == "1"
     screenshot(page, "room-nojs")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_hands_floor_and_hiding_work_live_between_the_panel_and_a_resident(visit, tree):
+    host = UserFactory.create(username="mayor-hands", first_name="Maya", last_name="Mayor")
+    grant(host, Role.OFFICIAL, tree.city_a, tree.organisation)
+    alice = resident_at(2, 2, username="alice-hands")
+    room = services.room_create(
+        actor=host, title="Heat town hall", kind=RoomKind.TOWN_HALL, visibility=RoomVisibility.AREA, area=tree.city_a
+    )
+    panel = visit(f"/console/rooms/{room.pk}/", user=host)
+    page = visit(f"/rooms/{room.pk}/", user=alice)
+    for each in (panel, page):
+        expect(each.locator("#room-live")).to_have_attribute("data-state", "live")
+    # The town hall's chat is closed: the resident asks for the floor.
+    expect(page.get_by_label("Your message")).to_be_hidden()
+    page.get_by_role("button", name="Raise hand").click()
+    expect(page.get_by_text("Your hand is raised.")).to_be_visible()
+    hand = panel.locator(f"#hand-{alice.pk}")
+    expect(hand.get_by_text("Hand raised")).to_be_visible()
+
+    hand.get_by_role("button", name="Give the floor").click()
+    expect(page.get_by_text("You have the floor")).to_be_visible()
+    page.get_by_label("Your message").fill("Can the buses run all night?")
+    page.get_by_role("button", name="Send").click()
+    message = wait_until(lambda: Message.objects.filter(room=room, kind="chat").first())
+    said = panel.locator(f"#chat #m-{message.pk}")
+    expect(said).to_contain_text("Can the buses run all night?")
+    expect(page.locator("#chat")).to_contain_text("Can the buses run all night?")
+
+    said.get_by_label("Reason for hiding").fill("Off topic")
+    said.get_by_role("button", name="Hide").click()
+    expect(page.locator("#chat")).not_to_contain_text("Can the buses run all night?")
+    hand.get_by_role("button", name="Lower hand").click()
+    expect(page.get_by_role("button", name="Raise hand")).to_be_visible()
+    expect(page.get_by_label("Your message")).to_be_hidden()
+    message.refresh_from_db()
+    assert message.hidden_reason == "Off topic"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_room_pages_pass_axe_and_the_weight_budget(visit, tree):
+    host = UserFactory.create(username="mayor-axe")
+    grant(host, Role.OFFICIAL, tree.city_a, tree.organisation)
+    alice = resident_at(2, 2, username="alice-axe")
+    room = services.room_create(
+        actor=host, title="Axe town hall", kind=RoomKind.TOWN_HALL, visibility=RoomVisibility.PUBLIC, area=tree.city_a
+    )
+    services.message_post(actor=host, room_id=room.pk, kind="official", body="Keep water at home.")
+    question = services.question_ask(actor=alice, room_id=room.pk, body="How much water?")
+    services.question_approve(actor=host, room_id=room.pk, question_id=question.pk)
+    services.poll_create(actor=host, room_id=room.pk, question="Do you have water?", choices=["Yes", "No"])
+
+    for path in ("/rooms/", f"/rooms/{room.pk}/"):
+        page = visit(path, user=alice)
+        page.wait_for_load_state("networkidle")
+        assert axe_violations(page) == [], path
+        assert sum(transferred_bytes(page).values()) <= 200_000, path

@@ -199,7 +199,17 @@
       var dest = list("answered");
       if (dest && el.parentNode !== dest) dest.insertBefore(el, dest.firstChild);
     },
-    "question.rejected": function (d) { var el = byId("m-" + d.message_id); if (el) el.remove(); },
+    "question.rejected": function (d) {
+      var el = byId("m-" + d.message_id);
+      if (el) el.remove();
+      if (d.subject_id === me && root.dataset.textRejected) say(root.dataset.textRejected + " " + (d.reason || ""), true);
+    },
+    "member.muted": function (d) {
+      if (d.subject_id === me && root.dataset.textMuted) say(root.dataset.textMuted + " " + (d.reason || ""), true);
+    },
+    "member.unmuted": function (d) {
+      if (d.subject_id === me && root.dataset.textUnmuted) say(root.dataset.textUnmuted, false);
+    },
     "hand.raised": function (d) { setHand(d.user_id, "raised"); },
     "hand.granted": function (d) { setHand(d.user_id, "granted"); },
     "hand.lowered": function (d) { setHand(d.user_id, "lowered"); },
