@@ -1,8 +1,10 @@
 """Reads of the alerts app, each with its permission check: who may see which alert, statistics, replies."""
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db.models import Count, Max, Min, Q, QuerySet
+from django.db.models.functions import TruncSecond
 from django.utils import timezone
 
 from accounts import permissions
@@ -109,6 +111,66 @@ def alert_stats(*, alert: Alert) -> dict[str, Any]:
         "seconds_to_last": seconds_since_issue(times["last"]),
         "dispatch_completed": alert.dispatch_completed_at is not None,
     }
+
+
+# Steps a delivery timeline is cut into: the smallest that gives at most TIMELINE_MAX_BUCKETS buckets.
+TIMELINE_STEPS = (1, 5, 10, 30, 60, 300, 600, 1800, 3600, 3 * 3600, 6 * 3600, 86400)
+TIMELINE_MAX_BUCKETS = 120
+
+
+def delivery_timeline(*, alert: Alert, bucket_seconds: int | None = None) -> list[dict[str, Any]]:
+    """Deliveries of an alert over time: sent and failed per bucket, and their running totals.
+
+    A sent delivery counts at its `sent_at`; a failed or blocked one at its last claim (when its final attempt
+    began: the record keeps no separate failure time). Counted per second in the database, then cut into
+    buckets (chosen from the span when not given); empty buckets between the first and the last are kept.
+    Callers check `alert_require_staff` first.
+    """
+    per_second: dict[datetime, list[int]] = {}
+    sources = (
+        (0, "sent_at", (DeliveryState.SENT,)),
+        (1, "claimed_at", (DeliveryState.FAILED, DeliveryState.BLOCKED)),
+    )
+    for index, field, states in sources:
+        rows = (
+            Delivery.objects.filter(alert=alert, state__in=states, **{f"{field}__isnull": False})
+            .annotate(second=TruncSecond(field))
+            .values("second")
+            .annotate(n=Count("pk"))
+            .order_by()
+        )
+        for row in rows:
+            per_second.setdefault(row["second"], [0, 0])[index] += row["n"]
+    if not per_second:
+        return []
+    first, last = min(per_second), max(per_second)
+    span = (last - first).total_seconds()
+    if bucket_seconds is None:
+        bucket_seconds = next((s for s in TIMELINE_STEPS if span / s < TIMELINE_MAX_BUCKETS), TIMELINE_STEPS[-1])
+    bucket_seconds = max(int(bucket_seconds), 1, int(span // 2000) + 1)
+    origin = datetime.fromtimestamp(first.timestamp() // bucket_seconds * bucket_seconds, tz=UTC)
+    count = int((last - origin).total_seconds() // bucket_seconds) + 1
+    buckets = [[0, 0] for _ in range(count)]
+    for second, (sent, failed) in per_second.items():
+        index = int((second - origin).total_seconds() // bucket_seconds)
+        buckets[index][0] += sent
+        buckets[index][1] += failed
+    timeline: list[dict[str, Any]] = []
+    sent_total = failed_total = 0
+    for index, (sent, failed) in enumerate(buckets):
+        sent_total += sent
+        failed_total += failed
+        timeline.append(
+            {
+                "at": origin + timedelta(seconds=index * bucket_seconds),
+                "bucket_seconds": bucket_seconds,
+                "sent": sent,
+                "failed": failed,
+                "sent_total": sent_total,
+                "failed_total": failed_total,
+            }
+        )
+    return timeline
 
 
 def delivery_list_for_user(*, user: User, alert: Alert, state: str | None = None) -> QuerySet[Delivery]:

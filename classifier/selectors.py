@@ -10,6 +10,7 @@ from accounts.models import (
     NEED_CONSENT,
     AdministrativeArea,
     AreaLevel,
+    CommunicationGroup,
     Consent,
     ConsentPurpose,
     NeedKind,
@@ -68,6 +69,15 @@ def assignment_get_for_user(*, user: User, assignment_id: int) -> GroupAssignmen
     if assignment is None:
         raise NotFound("No such assignment in your areas.")
     return assignment
+
+
+def group_list_for_user(*, user: User) -> QuerySet[CommunicationGroup]:
+    """Active communication groups of the user's areas: the groups staff may put a person in."""
+    groups = CommunicationGroup.objects.filter(is_active=True)
+    scope = _covered_filter(user, "area")
+    if scope is not None:
+        groups = groups.filter(scope)
+    return groups.order_by("name", "pk")
 
 
 def consented_needs(*, user: User) -> frozenset[str]:
