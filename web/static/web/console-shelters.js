@@ -31,6 +31,8 @@
     var meter = root.querySelector('[data-field="fill"]');
     if (meter) {
       meter.max = shelter.capacity || 1;
+      meter.low = meter.max * 0.8;
+      meter.high = meter.max * 0.95;
       meter.value = shelter.occupancy;
       meter.textContent = shelter.occupancy + "/" + (shelter.capacity === null ? "?" : shelter.capacity);
     }
@@ -88,6 +90,7 @@
       }
       return text;
     });
+    element.dataset.markerCount = String(features.length);
     if (features.length) web.fit([layer]); else web.ready.then(function () { web.fit(); });
   }
 
