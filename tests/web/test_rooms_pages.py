@@ -1,10 +1,12 @@
 """The room pages through Django's test client (who may see and do what, bad input), and one browser check that a
 room reads without JavaScript."""
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from accounts.models import Role
@@ -400,3 +402,20 @@ def test_room_pages_pass_axe_and_the_weight_budget(visit, tree):
         page.wait_for_load_state("networkidle")
         assert axe_violations(page) == [], path
         assert sum(transferred_bytes(page).values()) <= 200_000, path
+
+
+def test_a_room_that_has_ended_reads_without_forms_and_refuses_posts(town):
+    services.message_post(actor=town.host, room_id=town.room.pk, kind="official", body="We are done, thank you.")
+    Room.objects.filter(pk=town.room.pk).update(
+        opens_at=timezone.now() - timedelta(hours=2), ends_at=timezone.now() - timedelta(hours=1)
+    )
+    before = written()
+
+    page = client_for(town.alice).get(f"/rooms/{town.room.pk}/")
+    ask = act(town.alice, town.room, action="question.ask", body="Still there?")
+
+    assert page.status_code == 200
+    assert "We are done, thank you." in page.content.decode()
+    assert 'data-read-only="1"' in page.content.decode()
+    assert ask.status_code == 403
+    assert written() == before

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.models import AdministrativeArea, User
 from commsplatform.core.errors import DomainError, PermissionDenied, ValidationFailed
 from rooms import selectors, services
-from rooms.models import RoomAudience, RoomKind, RoomVisibility
+from rooms.models import RoomAudience, RoomKind, RoomRole, RoomVisibility
 from web.views.common import console_required, error_page, parse_int, signed_in_user
 from web.views.rooms import MAX_ID, room_context
 
@@ -75,7 +75,9 @@ def room_list(request: HttpRequest) -> HttpResponse:
                 return redirect("web:console-room", room_id=room.pk)
         else:
             status = 400
-    rooms = selectors.room_list_for_staff(user=user)
+    rooms = [
+        {"room": room, "role": RoomRole(access.role).label} for room, access in selectors.room_list_for_staff(user=user)
+    ]
     context = {"rooms": rooms, "form": form, "may_create": areas.exists()}
     return render(request, "console/rooms/list.html", context, status=status)
 

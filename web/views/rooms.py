@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import User
@@ -33,28 +34,40 @@ def _choices(request: HttpRequest) -> list[int]:
 
 # Each action a resident may take from the room page: parse the form, call one service; and what to say after.
 Action = Callable[[HttpRequest, User, int], Any]
-RESIDENT_ACTIONS: dict[str, tuple[Action, str]] = {
+RESIDENT_ACTIONS: dict[str, tuple[Action, str, Any]] = {
     "message.post": (
         lambda r, u, room: services.message_post(actor=u, room_id=room, kind="chat", body=r.POST.get("body", "")),
         "#chat",
+        gettext_lazy("Your message was sent."),
     ),
     "question.ask": (
         lambda r, u, room: services.question_ask(actor=u, room_id=room, body=r.POST.get("body", "")),
         "#questions",
+        gettext_lazy("Your question was sent."),
     ),
     "question.vote": (
         lambda r, u, room: services.question_vote(
             actor=u, room_id=room, question_id=parse_int(r.POST, "question_id", minimum=1, maximum=MAX_ID)
         ),
         "#questions",
+        gettext_lazy("Your vote was counted."),
     ),
-    "hand.raise": (lambda r, u, room: services.hand_raise(actor=u, room_id=room), "#hand"),
-    "hand.lower": (lambda r, u, room: services.hand_lower(actor=u, room_id=room), "#hand"),
+    "hand.raise": (
+        lambda r, u, room: services.hand_raise(actor=u, room_id=room),
+        "#hand",
+        gettext_lazy("Your hand is raised."),
+    ),
+    "hand.lower": (
+        lambda r, u, room: services.hand_lower(actor=u, room_id=room),
+        "#hand",
+        gettext_lazy("Your hand is lowered."),
+    ),
     "poll.vote": (
         lambda r, u, room: services.poll_vote(
             actor=u, room_id=room, poll_id=parse_int(r.POST, "poll_id", minimum=1, maximum=MAX_ID), choices=_choices(r)
         ),
         "#polls",
+        gettext_lazy("Your vote was counted."),
     ),
 }
 
@@ -142,6 +155,7 @@ def room_context(access: selectors.RoomAccess, user: User) -> dict[str, Any]:
         "room": room,
         "access": access,
         "role_label": RoomRole(access.role).label,
+        "read_only": not room.is_open() and not access.is_staff,
         "last_seq": head,
         "official": [m for m in current if m.kind in OFFICIAL_KINDS and m.kind != MessageKind.ANSWER],
         "chat": [m for m in reversed(current) if m.kind == MessageKind.CHAT],
@@ -177,10 +191,10 @@ def room_act(request: HttpRequest, room_id: int) -> HttpResponse:
     name = request.POST.get("action", "")
     if name not in RESIDENT_ACTIONS:
         return error_page(request, ValidationFailed(_("Unknown action."), fields={"action": "unknown"}))
-    action, anchor = RESIDENT_ACTIONS[name]
+    action, anchor, done = RESIDENT_ACTIONS[name]
     try:
         action(request, signed_in_user(request), room_id)
     except DomainError as exc:
         return error_page(request, exc)
-    messages.success(request, _("Done."))
+    messages.success(request, done)
     return redirect(reverse("web:room", kwargs={"room_id": room_id}) + anchor)

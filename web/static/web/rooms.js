@@ -14,6 +14,8 @@
   var statusEl = document.getElementById("room-live");
   var feedback = document.getElementById("room-feedback");
   var pending = {};  // ref -> form waiting for its ack
+  // The newest event applied: every (re)connection asks for what came after it, so nothing is missed.
+  var lastId = parseInt(root.dataset.after, 10) || 0;
   var nextRef = 0;
 
   function list(name) { return root.querySelector('[data-list="' + name + '"]'); }
@@ -219,8 +221,9 @@
     "poll.closed": function (d) { var el = setResults(d.poll_id, d.results); if (el) el.dataset.closed = "1"; }
   };
 
-  function onMessage(frame) {
+  function onMessage(frame, api) {
     if (frame.type === "event") {
+      if (frame.id > lastId) lastId = frame.id;
       var handle = handlers[frame.event];
       if (handle) handle(frame.data || {});
     } else if (frame.type === "ack") {
@@ -228,6 +231,8 @@
       delete pending[frame.ref];
       if (!form) return;
       acknowledged(form, frame);
+    } else if (frame.type === "catchup.done") {
+      if (frame.more) api.send({ type: "catchup", after: lastId });
     } else if (frame.type === "error") {
       if (frame.ref !== null && frame.ref !== undefined) delete pending[frame.ref];
       say(frame.message, true);
@@ -240,7 +245,7 @@
       var poll = form.closest(".poll");
       if (poll) { poll.dataset.voted = "1"; setResults(poll.dataset.id, frame.result.results); }
     }
-    if (action === "question.ask" && root.dataset.textPending && frame.result) {
+    if (action === "question.ask" && root.dataset.premoderated === "1" && root.dataset.textPending) {
       say(root.dataset.textPending, false);
     } else {
       say(root.dataset.textSent, false);
@@ -289,5 +294,9 @@
     live.send(frame);
   });
 
-  live = window.Live.connect(root.dataset.ws, { status: statusEl, onMessage: onMessage });
+  live = window.Live.connect(root.dataset.ws, {
+    status: statusEl,
+    onMessage: onMessage,
+    onOpen: function (api) { api.send({ type: "catchup", after: lastId }); }
+  });
 })();
