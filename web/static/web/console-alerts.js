@@ -48,10 +48,18 @@
       var watch = function (layer) { layer.on("pm:edit pm:dragend", sync); };
       drawn.eachLayer(watch);
 
+      // Geoman carries its own translations of its tooltips for some of the site's languages.
+      var language = (document.documentElement.lang || "en").split("-")[0];
+      if (["fr", "es", "ja", "zh"].indexOf(language) >= 0) map.pm.setLang(language);
       map.pm.addControls({
         position: "topleft", drawMarker: false, drawCircleMarker: false, drawPolyline: false, drawText: false,
         drawRectangle: true, drawPolygon: true, drawCircle: true, editMode: true, dragMode: false,
         cutPolygon: false, removalMode: true, rotateMode: false
+      });
+      // The tools are links with only an icon: give each its tooltip as its accessible name.
+      element.querySelectorAll(".button-container[title]").forEach(function (container) {
+        var link = container.querySelector(".leaflet-buttons-control-button");
+        if (link) link.setAttribute("aria-label", container.getAttribute("title"));
       });
       map.on("pm:create", function (event) { drawn.addLayer(event.layer); watch(event.layer); sync(); });
       map.on("pm:remove", function (event) { drawn.removeLayer(event.layer); sync(); });
