@@ -365,3 +365,41 @@ def test_uploading_for_someone_elses_organisation_or_without_a_file_is_refused(t
     assert client.post("/console/assets/upload/", {"owner": str(power.pk)}).status_code == 400
     assert client.post("/console/assets/upload/", {"owner": "x"}).status_code == 400
     assert not Asset.objects.exists()
+
+
+def test_the_upload_keeps_its_csrf_check(power, owner):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(owner)
+
+    response = upload(client, power, (HEADER + "\nP-1,pump,Pump,1,2,2\n").encode())
+
+    assert response.status_code == 403
+    assert not Asset.objects.exists()
+
+
+def test_bed_counts_are_taken_at_check_in_within_the_people_checked_in(tree, manager):
+    shelter = ShelterFactory.create(name="Clinic", lon=2.0, lat=2.0, capacity=10, beds={"accessible": 2})
+    client = client_for(manager)
+
+    assert 'name="bed_accessible"' in text(client.get(f"/console/shelters/{shelter.pk}/"))
+    too_many = check_in(client, shelter, people="1", bed_accessible="3")
+    assert too_many.status_code == 400
+    assert "accessible count must be a whole number 0 to 1" in text(too_many)
+    assert occupancy(shelter) == 0
+
+    assert check_in(client, shelter, people="2", bed_accessible="2").status_code == 302
+    full = check_in(client, shelter, people="1", bed_accessible="1")
+    assert full.status_code == 409
+    assert "no free accessible bed" in text(full)
+    assert occupancy(shelter) == 2
+
+
+def test_the_board_filters_by_area(tree, manager):
+    ShelterFactory.create(name="District Hall", lon=2.0, lat=2.0)
+    ShelterFactory.create(name="City Hall", lon=7.0, lat=7.0)
+    client = client_for(manager)
+
+    district = text(client.get(f"/console/shelters/?area={tree.district_a1.pk}"))
+
+    assert "District Hall" in district
+    assert "City Hall" not in district

@@ -10,10 +10,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
+from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import selectors as account_selectors
@@ -291,9 +293,30 @@ def asset_detail(request: HttpRequest, asset_id: int) -> HttpResponse:
     return render(request, "console/assets/detail.html", {"asset": asset, "markers": [marker]})
 
 
+class UploadLimit(FileUploadHandler):
+    """Stops reading a file past the console's limit (marking the request) instead of storing all of it first."""
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes | None:
+        if start + len(raw_data) > MAX_CONSOLE_UPLOAD_BYTES:
+            self.request.upload_too_large = True  # type: ignore[union-attr]
+            raise StopUpload(connection_reset=False)
+        return raw_data
+
+    def file_complete(self, file_size: int) -> None:
+        return None
+
+
+@csrf_exempt
+def asset_upload(request: HttpRequest) -> HttpResponse:
+    """The upload handlers are set before anything reads the body, then the CSRF check runs as usual."""
+    request.upload_handlers = [UploadLimit(request), *request.upload_handlers]
+    return _asset_upload(request)
+
+
+@csrf_protect
 @require_http_methods(["GET", "POST"])
 @console_required("assets")
-def asset_upload(request: HttpRequest) -> HttpResponse:
+def _asset_upload(request: HttpRequest) -> HttpResponse:
     user = signed_in_user(request)
     owners = _owner_organisations(user)
     context: dict[str, Any] = {
@@ -317,20 +340,26 @@ def asset_upload(request: HttpRequest) -> HttpResponse:
     return render(request, "console/assets/upload.html", context)
 
 
+def _too_large() -> ValidationFailed:
+    return ValidationFailed(
+        _("The file is larger than %(mb)s MB: split it or send it through the API.")
+        % {"mb": MAX_CONSOLE_UPLOAD_BYTES // (1024 * 1024)},
+        fields={"file": "too large"},
+    )
+
+
 def _upload(request: HttpRequest, user: User, owners: list[Organisation]) -> services.AssetUploadReport:
     owner_id = parse_int(request.POST, "owner", minimum=1, maximum=2**31 - 1)
     owner = next((organisation for organisation in owners if organisation.pk == owner_id), None)
     if owner is None:
         raise PermissionDenied(_("You do not upload assets for that organisation."))
     upload = request.FILES.get("file")
+    if getattr(request, "upload_too_large", False) or (
+        upload is not None and (upload.size or 0) > MAX_CONSOLE_UPLOAD_BYTES
+    ):
+        raise _too_large()
     if upload is None:
         raise ValidationFailed(_("Choose a CSV or GeoJSON file."), fields={"file": "required"})
-    if upload.size is None or upload.size > MAX_CONSOLE_UPLOAD_BYTES:
-        raise ValidationFailed(
-            _("The file is larger than %(mb)s MB: split it or send it through the API.")
-            % {"mb": MAX_CONSOLE_UPLOAD_BYTES // (1024 * 1024)},
-            fields={"file": "too large"},
-        )
     file_format = _choice(request.POST.get("format"), list(bulk_upload.FORMATS)) or None
     return services.asset_upload(
         actor=user, owner=owner, content=upload.read(), filename=upload.name or "", file_format=file_format
