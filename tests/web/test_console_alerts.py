@@ -204,8 +204,11 @@ def test_the_drafter_cannot_approve_their_own_alert(tree, staff):
 def test_another_approver_approves_and_issues(tree, staff):
     alert = lifecycle.alert_draft_create(actor=staff.drafter, content=content_over(1, 1, 3, 3))
     lifecycle.alert_submit(actor=staff.drafter, alert=alert)
+    resident_at(2, 2)
     client = client_for(staff.approver)
-    assert "Approve and issue" in client.get(reverse("web:console-alert", args=[alert.pk])).content.decode()
+    page = client.get(reverse("web:console-alert", args=[alert.pk])).content.decode()
+    assert "Approve and issue" in page
+    assert 'data-people="1"' in page
     response = client.post(reverse("web:console-alert-action", args=[alert.pk, "approve"]), {"issue": "1"})
     assert response.status_code == 302
     alert.refresh_from_db()

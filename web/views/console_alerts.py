@@ -488,6 +488,10 @@ def alert_detail(request: HttpRequest, alert_id: int) -> HttpResponse:
     may_approve = (permissions.APPROVE_ALERTS in held or user.is_superuser) and alert.drafted_by_id != user.pk
     may_draft = permissions.DRAFT_ALERTS in held or user.is_superuser
     figures = _staff_figures(user, alert) if alert.state != AlertState.DRAFT else None
+    # Whoever approves sees whom the alert will reach before deciding.
+    reach = None
+    if figures is not None and alert.state in (AlertState.SUBMITTED, AlertState.APPROVED):
+        reach = targeting.reach(alert)
     return render(
         request,
         "console/alerts/detail.html",
@@ -497,6 +501,7 @@ def alert_detail(request: HttpRequest, alert_id: int) -> HttpResponse:
             "may_approve": may_approve,
             "may_draft": may_draft,
             "figures": figures,
+            "reach": reach,
             "followups": alert.superseded_by.all().order_by("pk"),
             "state_labels": {value: str(label) for value, label in AlertState.choices},
             "geometry": json.loads(alert.geometry.geojson) if alert.geometry is not None else None,
@@ -563,7 +568,7 @@ def alert_reach(request: HttpRequest, alert_id: int) -> HttpResponse:
         return error_page(request, exc)
     if _wants_json(request):
         return JsonResponse(reach)
-    return render(request, "console/alerts/_reach.html", {"reach": reach})
+    return render(request, "console/alerts/reach.html", {"reach": reach, "alert": alert})
 
 
 @console_required("alerts")
