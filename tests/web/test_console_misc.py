@@ -13,6 +13,7 @@ import time_machine
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.gis.geos import Point
 from django.db import connection
+from django.template.defaultfilters import floatformat
 from django.test import Client, override_settings
 from django.utils import timezone
 
@@ -32,6 +33,9 @@ from rooms.models import RoomKind, RoomVisibility
 from shelters import services as shelter_services
 from shelters.models import Shelter
 from tests.alerts.factories import content_over, issued_alert, staff_for, web_resident
+
+# The classifier tests' fixtures: a tiny model trained in the run, tasks run inline.
+from tests.classifier.conftest import classifier_on, tiny_encoder_dir, tiny_model_dir  # noqa: F401
 from tests.factories import AreaTree, UserFactory, grant, make_area_tree, resident_at
 from tests.shelters.factories import ShelterFactory, staff
 from tests.web.conftest import screenshot
@@ -481,3 +485,24 @@ def test_the_deliveries_chart_draws_sent_and_failed(visit, monkeypatch, half_fai
     assert "Failed" in legend
     assert page.locator("#deliveries-table tbody tr").count() == 6
     screenshot(page, "console-chart-deliveries")
+
+
+# --- With the classifier switched on (the tiny test model of tests/classifier) ----------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("classifier_on")
+def test_triage_shows_what_the_classifier_stored(tree, people, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        report = reports.report_create(
+            reporter=people.resident, text="Please help, my father is trapped upstairs.", location=Point(1.5, 1.5)
+        )
+    report.refresh_from_db()
+    text = text_of(report)
+    assert text.status == "classified"
+    assert report.category == text.label
+    assert report.model_name == text.model_name
+    content = signed_in(people.manager_a).get("/console/reports/").content.decode()
+    assert f"{report.category} <span" in content
+    assert f"score {floatformat(report.category_score, 2)}" in content
+    assert f"{text.model_name} {text.model_version}" in content
