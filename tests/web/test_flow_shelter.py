@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 from shelters.models import Asset, Shelter
 from tests.factories import OrganisationFactory, UserFactory, make_area_tree
 from tests.shelters.factories import AssetFactory, ShelterFactory, staff
-from tests.web.conftest import screenshot
+from tests.web.conftest import axe_violations, screenshot
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -63,6 +63,7 @@ def test_a_check_in_in_the_console_drops_the_free_places_live_for_the_resident_a
     assert Shelter.objects.get(pk=shelter.pk).occupancy == 3
     expect(free).to_have_text("17")
     screenshot(console, "console-shelter-manage")
+    assert axe_violations(console) == []
 
     # Fill it: the board shows it full, the resident sees no free place left.
     console.get_by_label("Number of people").fill("17")
@@ -73,6 +74,7 @@ def test_a_check_in_in_the_console_drops_the_free_places_live_for_the_resident_a
     assert not_reloaded(resident_page)
     assert not_reloaded(board)
     screenshot(board, "console-shelters-board")
+    assert axe_violations(board) == []
 
 
 def test_assets_map_table_and_the_bulk_upload_report(visit, tmp_path):
@@ -103,6 +105,7 @@ def test_assets_map_table_and_the_bulk_upload_report(visit, tmp_path):
     expect(page.locator('#row-errors tr[data-row="3"]')).to_contain_text("latitude within ±90")
     assert not Asset.objects.filter(external_id__startswith="B-").exists()
     screenshot(page, "console-assets-upload-report")
+    assert axe_violations(page) == []
 
     bad.write_text("external_id,type,name,quantity,longitude,latitude\nB-1,boat,Rescue boat,1,2.5,2.5\n")
     page.get_by_label("File", exact=True).set_input_files(str(bad))
@@ -119,3 +122,4 @@ def test_assets_map_table_and_the_bulk_upload_report(visit, tmp_path):
     assets.goto("/console/assets/")
     expect(assets.locator("#assets-map")).to_have_attribute("data-marker-count", "3")
     screenshot(assets, "console-assets")
+    assert axe_violations(assets) == []
