@@ -394,11 +394,16 @@ def test_the_deliveries_chart_is_for_staff_of_the_alerts_area(tree, monkeypatch,
 
 
 def shelter_with_history(manager: User) -> Shelter:
-    shelter = ShelterFactory.create(lon=2, lat=2, capacity=40, name="North school")
+    """Opened three hours ago; people checked in every half hour, one household left after two hours."""
+    start = timezone.now() - timedelta(hours=3)
+    with time_machine.travel(start, tick=False):
+        shelter = ShelterFactory.create(lon=2, lat=2, capacity=40, name="North school")
     stays = []
-    for people in (5, 3, 8):
-        stays.append(shelter_services.shelter_check_in(actor=manager, shelter=shelter, people=people))
-    shelter_services.shelter_check_out(actor=manager, stay=stays[0])
+    for step, people in enumerate((5, 3, 8), start=1):
+        with time_machine.travel(start + timedelta(minutes=30 * step), tick=False):
+            stays.append(shelter_services.shelter_check_in(actor=manager, shelter=shelter, people=people))
+    with time_machine.travel(start + timedelta(minutes=120), tick=False):
+        shelter_services.shelter_check_out(actor=manager, stay=stays[0])
     return Shelter.objects.get(pk=shelter.pk)
 
 
