@@ -12,13 +12,13 @@ from django.test import Client
 
 from accounts import services as accounts_services
 from accounts.models import ChannelKind
-from alerts import selectors_resident, tasks
+from alerts import selectors_resident
 from alerts.models import Alert, Reply
 from alerts.services import dispatch as dispatch_service
 from alerts.services import lifecycle
 from tests.alerts.factories import Staff, content_over, issued_alert, staff_for, web_resident
 from tests.factories import AreaTree, UserFactory, resident_at
-from tests.web.conftest import WebServer, axe_violations, screenshot, wait_until
+from tests.web.conftest import axe_violations, screenshot, transferred_bytes, wait_until
 
 
 @pytest.fixture
@@ -234,17 +234,6 @@ def test_my_alerts_include_those_concerning_me_now_without_a_delivery(tree: Area
 # In the browser ---------------------------------------------------------------------------------------------
 
 
-def dispatch_on_the_worker(web_server: WebServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Issuing enqueues the dispatch on commit: send it to the browser tests' worker (its own broker database)."""
-    from commsplatform.celery import app
-
-    def delay(alert_id: int) -> None:
-        with app.connection_for_write(web_server.redis_url) as connection:
-            app.send_task("alerts.dispatch", args=[alert_id], connection=connection, queue="alerts")
-
-    monkeypatch.setattr(tasks.dispatch, "delay", delay)
-
-
 @pytest.mark.django_db(transaction=True)
 def test_without_javascript_the_list_shows_and_the_answer_form_works(visit, tree: AreaTree, no_broker) -> None:
     resident = web_resident(1, 1)
@@ -261,14 +250,12 @@ def test_without_javascript_the_list_shows_and_the_answer_form_works(visit, tree
 
 
 @pytest.mark.django_db(transaction=True)
-def test_an_alert_arrives_live_and_is_answered_without_a_reload(
-    visit, web_server: WebServer, tree: AreaTree, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    dispatch_on_the_worker(web_server, monkeypatch)
+def test_an_alert_arrives_live_and_is_answered_without_a_reload(visit, tree: AreaTree) -> None:
     staff = staff_for(tree)
     resident = web_resident(1, 1)
     page = visit("/", user=resident)
     page.wait_for_selector("#alerts-live-status[data-state='live']")
+    assert sum(transferred_bytes(page).values()) <= 200_000
     page.evaluate("window.__same_page = true")
     alert = issued_alert(staff, content_over(0.5, 0.5, 2, 2, severity="Extreme"))
     card = page.locator(f"article.alert-card[data-alert-id='{alert.pk}']")
@@ -296,7 +283,52 @@ def test_the_alert_page_shows_its_area_on_a_map(visit, tree: AreaTree, no_broker
     alert = _issue(staff_for(tree), 0.5, 0.5, 2, 2)
     page = visit(f"/alerts/{alert.pk}/", user=resident)
     page.wait_for_selector("#alert-map[data-drawn]", state="attached")
+    page.wait_for_load_state("networkidle")
+    assert sum(transferred_bytes(page).values()) <= 200_000
     assert page.get_by_role("heading", level=1).inner_text() == "Flood warning (en-US)"
     screenshot(page, "alert-detail")
     violations = axe_violations(page)
     assert not violations, violations
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_live_card_is_built_from_the_message_when_the_server_card_cannot_be_fetched(visit, tree: AreaTree) -> None:
+    staff = staff_for(tree)
+    resident = web_resident(1, 1)
+    page = visit("/", user=resident)
+    page.evaluate(
+        """() => { const real = window.fetch;
+             window.fetch = (url, options) => String(url).includes('/card/')
+               ? Promise.reject(new TypeError('offline')) : real(url, options); }"""
+    )
+    page.wait_for_selector("#alerts-live-status[data-state='live']")
+    alert = issued_alert(staff, content_over(0.5, 0.5, 2, 2))
+    card = page.locator(f"article.alert-card[data-alert-id='{alert.pk}']")
+    card.wait_for(timeout=20_000)
+    assert card.locator("h2").inner_text() == "Flood warning (en-US)"
+    assert card.locator(".badge.severe").inner_text() == "Severe"
+    card.get_by_role("button", name="I'm safe").click()
+    page.wait_for_function(
+        'el => el.textContent === "Your answer: I\'m safe"', arg=card.locator(".reply-status").element_handle()
+    )
+    wait_until(lambda: Reply.objects.filter(alert=alert, user=resident, kind="safe").exists())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_live_update_marks_the_alert_it_replaces(visit, tree: AreaTree) -> None:
+    staff = staff_for(tree)
+    resident = web_resident(1, 1)
+    alert = issued_alert(staff, content_over(0.5, 0.5, 2, 2))
+    page = visit("/", user=resident)
+    old = page.locator(f"article.alert-card[data-alert-id='{alert.pk}']")
+    old.wait_for()
+    page.wait_for_selector("#alerts-live-status[data-state='live']")
+    update = lifecycle.alert_followup_draft(
+        actor=staff.drafter, alert=alert, msg_type="Update", content=content_over(0.5, 0.5, 3, 3, severity="Extreme")
+    )
+    lifecycle.alert_submit(actor=staff.drafter, alert=update)
+    lifecycle.alert_approve(actor=staff.approver, alert=update, issue=True)
+    page.locator(f"article.alert-card[data-alert-id='{update.pk}']").wait_for(timeout=20_000)
+    assert page.locator("article.alert-card").first.get_attribute("data-alert-id") == str(update.pk)
+    assert "Replaced by an update" in old.inner_text()
+    assert old.locator("form[data-reply-form]").count() == 0

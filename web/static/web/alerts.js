@@ -86,7 +86,12 @@
     var headline = slot("headline");
     headline.textContent = data.headline || data.event || "";
     headline.href = cardUrl.replace(/\/0\/card\/$/, "/" + data.alert_id + "/");
-    if (data.language) headline.closest("h2").setAttribute("lang", data.language);
+    if (data.language) {
+      ["headline", "event", "description", "instruction"].forEach(function (name) {
+        var node = slot(name);
+        (name === "headline" ? node.closest("h2") : node).setAttribute("lang", data.language);
+      });
+    }
     var kind = slot("kind");
     if (data.msg_type === "Update" || data.msg_type === "Cancel") {
       kind.textContent = data.msg_type === "Update" ? words.update : words.cancel;
@@ -108,7 +113,8 @@
       slot("expires-label").hidden = false;
     }
     var form = card.querySelector("form[data-reply-form]");
-    form.action = form.action.replace(/\/0\/reply\/$/, "/" + data.alert_id + "/reply/");
+    // Read the attribute: the template's own document has no base URL to resolve `form.action` against.
+    form.setAttribute("action", form.getAttribute("action").replace(/\/0\/reply\/$/, "/" + data.alert_id + "/reply/"));
     if (data.msg_type === "Cancel") form.remove();
     return card;
   }
