@@ -181,3 +181,27 @@ def test_a_resident_files_a_report_with_a_photo_and_staff_see_it_in_triage(visit
     features = staff_page.evaluate("JSON.parse(document.getElementById('triage-features').textContent).features")
     assert [f["properties"]["id"] for f in features] == [report.pk]
     assert features[0]["geometry"]["coordinates"] == [1.75, 1.25]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_report_is_sent_without_javascript_and_a_refusal_is_shown(visit):
+    from tests.factories import make_area_tree
+
+    make_area_tree()
+    resident = resident_at(1, 1, username="no-script")
+    page = visit("/report/", user=resident, javascript=False)
+    assert not page.get_by_role("button", name="Use my location").is_visible()  # needs the browser's geolocation
+    page.get_by_label("What do you see?").fill("A power line is down.")
+    page.get_by_label("Latitude").fill("north")
+    page.get_by_label("Longitude").fill("1.5")
+    page.get_by_role("button", name="Send the report").click()
+    page.locator("#report-errors").wait_for()  # the page answers 400 (see the client tests)
+    assert "The latitude must be a number." in page.locator("#report-errors").inner_text()
+    assert page.get_by_label("What do you see?").input_value() == "A power line is down."  # kept for a second try
+    assert not CitizenReport.objects.filter(reporter=resident).exists()
+
+    page.get_by_label("Latitude").fill("1.5")
+    page.get_by_role("button", name="Send the report").click()
+    page.get_by_text("Thank you. Your report was sent").wait_for()
+    report = CitizenReport.objects.get(reporter=resident)
+    assert (report.location.x, report.location.y) == (1.5, 1.5)

@@ -6,8 +6,9 @@
   var status = document.getElementById("report-locate-status");
   var lat = document.getElementById("report-lat");
   var lon = document.getElementById("report-lon");
-  if (!button || !lat || !lon || !("geolocation" in navigator)) return;
-  button.hidden = false;
+  var box = document.getElementById("report-locate-box");
+  if (!button || !box || !lat || !lon || !("geolocation" in navigator)) return;
+  box.hidden = false;
   function say(text) { if (status) status.textContent = text || ""; }
   button.addEventListener("click", function () {
     button.disabled = true;
