@@ -20,7 +20,7 @@ SECURE_HSTS_PRELOAD = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    "staticfiles": {"BACKEND": "commsplatform.core.storage.StaticFilesStorage"},
 }
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,  # noqa: F405

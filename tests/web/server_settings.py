@@ -22,6 +22,7 @@ CHANNEL_LAYERS = {
 STATIC_ROOT = os.environ["STATIC_ROOT"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    "staticfiles": {"BACKEND": "commsplatform.core.storage.StaticFilesStorage"},
 }
 MEDIA_ROOT = os.environ.get("MEDIA_ROOT", MEDIA_ROOT)  # noqa: F405
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.web.server_app.WebServerTestsConfig"]  # noqa: F405
