@@ -228,6 +228,7 @@ def test_staff_add_and_end_a_group_assignment_with_a_reason(tree, people):
 
     end_url = f"/console/reports/assignments/{assignment.pk}/end/"
     assert client.post(end_url, {"reason": "", "report": report.pk}).status_code == 400
+    assert client.post(end_url, {"reason": "Moved away", "report": "abc"}).status_code == 400
     assert GroupAssignment.objects.get(pk=assignment.pk).ended_at is None
     assert client.post(end_url, {"reason": "Moved away", "report": report.pk}).status_code == 302
     ended = GroupAssignment.objects.get(pk=assignment.pk)

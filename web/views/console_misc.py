@@ -141,8 +141,8 @@ def report_relabel(request: HttpRequest, report_id: int) -> HttpResponse:
 @console_required("reports")
 def assignment_end(request: HttpRequest, assignment_id: int) -> HttpResponse:
     user = signed_in_user(request)
-    report_id = parse_int(request.POST, "report", minimum=0) if request.POST.get("report") else 0
     try:
+        report_id = parse_int(request.POST, "report", minimum=0, maximum=2**62) if request.POST.get("report") else 0
         assignment = classifier_selectors.assignment_get_for_user(user=user, assignment_id=assignment_id)
         classifier_services.assignment_end(actor=user, assignment=assignment, reason=request.POST.get("reason", ""))
     except DomainError as exc:
