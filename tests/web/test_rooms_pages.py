@@ -383,6 +383,19 @@ def test_hands_floor_and_hiding_work_live_between_the_panel_and_a_resident(visit
     message.refresh_from_db()
     assert message.hidden_reason == "Off topic"
 
+    # The resident joined when the page connected: the panel lists them live; muting and banning reach them live.
+    member = panel.locator(f"#member-{alice.pk}")
+    expect(member).to_contain_text("Participant")
+    member.get_by_label("Reason for muting").fill("Cool down")
+    member.get_by_role("button", name="Mute").click()
+    expect(member.get_by_text("Muted")).to_be_visible()
+    expect(page.locator("#room-feedback")).to_contain_text("Cool down")
+    member.get_by_label("Reason for banning").fill("Abuse")
+    member.get_by_role("button", name="Ban").click()
+    expect(member.get_by_text("Banned")).to_be_visible()
+    expect(page.locator("#room-live")).to_have_attribute("data-state", "refused")
+    assert RoomMember.objects.get(room=room, user=alice).banned_at is not None
+
 
 @pytest.mark.django_db(transaction=True)
 def test_room_pages_pass_axe_and_the_weight_budget(visit, tree):

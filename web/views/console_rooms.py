@@ -23,7 +23,7 @@ from commsplatform.core.errors import DomainError, PermissionDenied, ValidationF
 from rooms import selectors, services
 from rooms.models import RoomAudience, RoomKind, RoomRole, RoomVisibility
 from web.views.common import console_required, error_page, parse_int, signed_in_user
-from web.views.rooms import MAX_ID, room_context
+from web.views.rooms import MAX_ID, room_context, who_label
 
 OFFICIAL_POST_KINDS = [
     ("official", gettext_lazy("Official update")),
@@ -97,7 +97,11 @@ def room_panel(request: HttpRequest, room_id: int) -> HttpResponse:
     try:
         access = _staff_access(request, room_id)
         context = room_context(access, user)
-        context["members"] = selectors.room_member_list(access=access) if access.is_moderator else []
+        members = list(selectors.room_member_list(access=access)) if access.is_moderator else []
+        names = {int(k): v for k, v in context["names"].items()}
+        for member in members:
+            member.who = who_label(names, member.user_id, user)  # type: ignore[attr-defined]
+        context["members"] = members
     except DomainError as exc:
         return error_page(request, exc)
     context["post_kinds"] = OFFICIAL_POST_KINDS

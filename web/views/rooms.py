@@ -108,7 +108,7 @@ def room_leave(request: HttpRequest, room_id: int) -> HttpResponse:
     return redirect("web:rooms")
 
 
-def _who(names: dict[int, str], user_id: int | None, user: User) -> str:
+def who_label(names: dict[int, str], user_id: int | None, user: User) -> str:
     """Staff by name, the reader as "you", the service for a system post, anyone else as a numbered participant."""
     if user_id is None:
         return _("The service")
@@ -140,13 +140,13 @@ def room_context(access: selectors.RoomAccess, user: User) -> dict[str, Any]:
         question.answer_list = answers.get(question.pk, [])  # type: ignore[attr-defined]
     names = selectors.room_staff_names(room=room)
     for message in [*current, *queue]:
-        message.who = _who(names, message.author_id, user)  # type: ignore[attr-defined]
+        message.who = who_label(names, message.author_id, user)  # type: ignore[attr-defined]
     polls = selectors.poll_list_for(access=access)
     for poll in polls:
         poll["options"] = list(zip(poll["poll"].choices, poll["results"], strict=True))
     hands = selectors.hand_queue(room=room)
     for hand in hands:
-        hand["who"] = _who(names, hand["user_id"], user)
+        hand["who"] = who_label(names, hand["user_id"], user)
     my_hand = next((h["state"] for h in hands if h["user_id"] == user.pk), HandState.LOWERED)
     has_floor = my_hand == HandState.GRANTED
     may_chat = access.is_staff or (room.chat_open and access.role != RoomRole.LISTENER) or has_floor

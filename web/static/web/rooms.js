@@ -178,6 +178,25 @@
     el.dataset.state = state;
   }
 
+  // --- members (the panel) ---------------------------------------------------------------------------------
+
+  function setMember(userId, state, role) {
+    var dest = list("members");
+    if (!dest) return;
+    var el = byId("member-" + userId);
+    if (!el) {
+      if (state !== "present") return;
+      el = clone("member");
+      el.id = "member-" + userId;
+      setText(el, "who", who(userId));
+      setInput(el, "user_id", userId);
+      fixIds(el, userId);
+      dest.insertBefore(el, dest.firstChild);
+    }
+    if (state) el.dataset.state = state;
+    if (role) setText(el, "role", root.dataset["textRole" + role.charAt(0).toUpperCase() + role.slice(1)] || role);
+  }
+
   // --- events -----------------------------------------------------------------------------------------------
 
   var handlers = {
@@ -206,10 +225,17 @@
       if (el) el.remove();
       if (d.subject_id === me && root.dataset.textRejected) say(root.dataset.textRejected + " " + (d.reason || ""), true);
     },
+    "member.joined": function (d) { setMember(d.subject_id, "present", d.role); },
+    "member.left": function (d) { setMember(d.subject_id, "left"); },
+    "member.banned": function (d) { setMember(d.subject_id, "banned"); },
+    "member.unbanned": function (d) { setMember(d.subject_id, "present"); },
+    "member.role_changed": function (d) { setMember(d.subject_id, null, d.role); },
     "member.muted": function (d) {
+      setMember(d.subject_id, "muted");
       if (d.subject_id === me && root.dataset.textMuted) say(root.dataset.textMuted + " " + (d.reason || ""), true);
     },
     "member.unmuted": function (d) {
+      setMember(d.subject_id, "present");
       if (d.subject_id === me && root.dataset.textUnmuted) say(root.dataset.textUnmuted, false);
     },
     "hand.raised": function (d) { setHand(d.user_id, "raised"); },
