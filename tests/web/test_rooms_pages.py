@@ -415,6 +415,15 @@ def test_room_pages_pass_axe_and_the_weight_budget(visit, tree):
         page.wait_for_load_state("networkidle")
         assert axe_violations(page) == [], path
         assert sum(transferred_bytes(page).values()) <= 200_000, path
+    arabic = visit(f"/rooms/{room.pk}/", user=alice, language="ar")
+    assert arabic.locator("html").get_attribute("dir") == "rtl"
+    assert axe_violations(arabic) == []
+    for path in ("/console/rooms/", f"/console/rooms/{room.pk}/"):
+        page = visit(path, user=host)
+        expect(page.locator("h1")).to_be_visible()
+        assert axe_violations(page) == [], path
+        if path == "/console/rooms/":
+            screenshot(page, "console-rooms")
 
 
 def test_a_room_that_has_ended_reads_without_forms_and_refuses_posts(town):

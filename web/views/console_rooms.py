@@ -40,7 +40,9 @@ class RoomCreateForm(forms.Form):
         label=gettext_lazy("Who may enter"), choices=RoomVisibility.choices, initial=RoomVisibility.PUBLIC
     )
     audience = forms.ChoiceField(label=gettext_lazy("Audience"), choices=RoomAudience.choices)
-    description = forms.CharField(label=gettext_lazy("Description"), required=False, widget=forms.Textarea)
+    description = forms.CharField(
+        label=gettext_lazy("Description"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
     questions_premoderated = forms.BooleanField(
         label=gettext_lazy("Questions wait for a moderator"), required=False, initial=True
     )
