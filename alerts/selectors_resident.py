@@ -2,7 +2,7 @@
 
 from collections.abc import Iterable
 
-from django.db.models import F
+from django.db.models import F, Q
 
 from accounts.models import User
 from alerts import targeting
@@ -34,6 +34,19 @@ def alert_list_for_recipient(*, user: User, limit: int = 50) -> list[Alert]:
         .order_by(F("sent").desc(nulls_last=True), "-pk")
     )
     return list(alerts[:limit])
+
+
+def alert_get_for_recipient(*, user: User, alert_id: int) -> Alert | None:
+    """An alert the person was sent, or a public one in force: both are theirs to read without any role.
+    None otherwise (staff then read it through `selectors.alert_get_for_user`)."""
+    sent = Delivery.objects.filter(recipient=user, alert_id=alert_id).values("alert_id")
+    in_force = alert_active_list().filter(pk=alert_id).values("pk")
+    return (
+        Alert.objects.filter(pk=alert_id)
+        .filter(Q(pk__in=sent) | Q(pk__in=in_force))
+        .prefetch_related("infos__areas")
+        .first()
+    )
 
 
 def reply_latest_by_alert(*, user: User, alert_ids: Iterable[int]) -> dict[int, Reply]:

@@ -135,7 +135,9 @@ def test_an_alert_not_sent_to_me_cannot_be_answered(tree: AreaTree, no_broker) -
     far = web_resident(8, 8)  # in the city, outside the alert's area
     alert = _issue(staff_for(tree), 0.5, 0.5, 2, 2)
     client = _signed_in(far)
-    assert f'data-alert-id="{alert.pk}"' not in client.get("/").content.decode()
+    html = client.get("/").content.decode()
+    assert html.index("Other alerts in force") < html.index(f'data-alert-id="{alert.pk}"')  # read only, elsewhere
+    assert f'action="/alerts/{alert.pk}/reply/"' not in html
     response = client.post(f"/alerts/{alert.pk}/reply/", {"kind": "safe"})
     assert response.status_code == 403
     assert not Reply.objects.exists()
@@ -155,6 +157,7 @@ def test_drafts_stay_hidden_from_residents(tree: AreaTree, no_broker) -> None:
     draft = lifecycle.alert_draft_create(actor=staff.drafter, content=content_over(0.5, 0.5, 2, 2))
     assert _signed_in(web_resident(1, 1)).get(f"/alerts/{draft.pk}/").status_code == 404
     assert Client().get(f"/alerts/{draft.pk}/").status_code == 404
+    assert selectors_resident.alert_get_for_recipient(user=web_resident(1.1, 1), alert_id=draft.pk) is None
 
 
 def test_answering_needs_an_account_and_a_post(tree: AreaTree, no_broker) -> None:

@@ -88,11 +88,18 @@ def _labels() -> dict[str, Any]:
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    """Signed in: the alerts sent to me or concerning me now, newest first. Otherwise the public alerts in force."""
+    """Signed in: the alerts sent to me or concerning me now, newest first, then the other public alerts in force
+    (elsewhere in the city: read only). Otherwise the public alerts in force."""
     if request.user.is_authenticated:
         user = signed_in_user(request)
-        cards = _cards(request, selectors_resident.alert_list_for_recipient(user=user), answerable=True)
-        context: dict[str, Any] = {"cards": cards, "web_alerts_on": _web_alerts_on(user), "labels": _labels()}
+        mine = selectors_resident.alert_list_for_recipient(user=user)
+        others = list(selectors.alert_active_list().exclude(pk__in=[a.pk for a in mine]).order_by("-pk")[:20])
+        context: dict[str, Any] = {
+            "cards": _cards(request, mine, answerable=True),
+            "other_cards": _cards(request, others, answerable=False),
+            "web_alerts_on": _web_alerts_on(user),
+            "labels": _labels(),
+        }
     else:
         alerts = list(selectors.alert_active_list().order_by("-pk")[:50])
         context = {"cards": _cards(request, alerts, answerable=False)}
@@ -102,7 +109,9 @@ def home(request: HttpRequest) -> HttpResponse:
 def _alert_for(request: HttpRequest, alert_id: int) -> Alert:
     """An alert the reader may see: a public one, one of their own, or one their roles cover."""
     if request.user.is_authenticated:
-        return selectors.alert_get_for_user(user=signed_in_user(request), alert_id=alert_id)
+        user = signed_in_user(request)
+        mine = selectors_resident.alert_get_for_recipient(user=user, alert_id=alert_id)
+        return mine or selectors.alert_get_for_user(user=user, alert_id=alert_id)
     alert = selectors.alert_active_list().filter(pk=alert_id).first()
     if alert is None:
         raise NotFound(_("No such alert."))
@@ -163,7 +172,7 @@ def reply(request: HttpRequest, alert_id: int) -> HttpResponse:
                 fields={"message": "too long"},
             )
         location = parse_point(request.POST, required=False)
-        alert = selectors.alert_get_for_user(user=signed_in_user(request), alert_id=alert_id)
+        alert = _alert_for(request, alert_id)
         answer = replies.reply_record(
             user=signed_in_user(request), alert=alert, kind=kind, message=message, location=location
         )

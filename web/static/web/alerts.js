@@ -14,6 +14,10 @@
     return document.querySelector('article.alert-card[data-alert-id="' + id + '"]');
   }
 
+  function inList(list, id) {
+    return list.querySelector('article.alert-card[data-alert-id="' + id + '"]');
+  }
+
   // Answers ----------------------------------------------------------------------------------------------
   function showStatus(card, text, failed) {
     var status = card.querySelector(".reply-status");
@@ -143,7 +147,7 @@
 
   function arrive(list, data) {
     var id = data.alert_id;
-    if (typeof id !== "number" || cardFor(id)) return;
+    if (typeof id !== "number" || inList(list, id)) return;
     var url = (list.dataset.cardUrl || "").replace(/\/0\/card\/$/, "/" + id + "/card/");
     // The server renders the card as the list does (the reader's language, their answer); the message itself
     // is the fallback when that fetch fails.
@@ -159,7 +163,7 @@
     }).catch(function () {
       return fromTemplate(data, list);
     }).then(function (card) {
-      if (card && !cardFor(id)) insert(list, card);
+      if (card && !inList(list, id)) insert(list, card);
     });
   }
 
