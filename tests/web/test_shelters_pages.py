@@ -27,7 +27,14 @@ def shelters(tree: AreaTree) -> dict[str, Any]:
         "full": full,
         "near": ShelterFactory.create(name="Near school", lon=1.01, lat=1.0, capacity=100, street="River Road"),
         "far": ShelterFactory.create(
-            name="Far hall", lon=3.0, lat=3.0, capacity=50, pets_allowed=True, postcode="12345", names={"fr": "Salle"}
+            name="Far hall",
+            lon=3.0,
+            lat=3.0,
+            capacity=50,
+            pets_allowed=True,
+            postcode="12345",
+            names={"fr": "Salle"},
+            hazards=["tsunami"],
         ),
         "closed": ShelterFactory.create(name="Closed church", lon=1.0, lat=1.0, status="closed"),
     }
@@ -72,6 +79,12 @@ def test_filters_and_search_by_street_and_postcode(shelters: dict[str, Any]) -> 
     html = Client().get("/shelters/", {"postcode": "123"}).content.decode()
     assert "Far hall" in html
     assert "Near school" not in html
+    html = Client().get("/shelters/", {"lat": "1", "lon": "1", "hazard": "tsunami"}).content.decode()
+    assert "Far hall" in html
+    assert "Near school" not in html
+    html = Client().get("/shelters/", {"hazard": "tsunami"}).content.decode()
+    assert "Far hall" in html
+    assert "Near school" not in html
     html = Client().get("/shelters/", {"all": "1"}).content.decode()
     assert "Full gym" in html
     assert "Closed church" in html
@@ -92,6 +105,7 @@ def test_names_follow_the_readers_language(shelters: dict[str, Any]) -> None:
         {"lat": "1", "lon": "1", "needs": "jacuzzi"},
         {"lat": "1", "lon": "1", "people": "many"},
         {"all": "perhaps"},
+        {"hazard": "meteor"},
         {"street": "x" * 201},
     ],
 )

@@ -77,14 +77,17 @@ def _search(request: HttpRequest) -> dict[str, Any]:
     people = params.integer(query, "people", low=1, high=500, default=1)
     text, street, postcode = params.text(query, "q"), params.text(query, "street"), params.text(query, "postcode")
     show_all = params.boolean(query, "all")
+    hazard = params.choice(query, "hazard", Hazard.values)
     language = get_language() or "en"
     if point is not None and not (text or street or postcode or show_all):
-        nearest = selectors.shelter_nearest(point=point, people=people, needs=needs, limit=NEAREST_LIMIT)
+        nearest = selectors.shelter_nearest(point=point, people=people, needs=needs, hazard=hazard, limit=NEAREST_LIMIT)
         rows = [ShelterRow(item.shelter, local_name(item.shelter, language), item.distance_m) for item in nearest]
     else:
         found = selectors.shelter_list(
             query=selectors.ShelterQuery(
-                place=PlaceQuery(q=text, street=street, postcode=postcode, near=point), with_space=not show_all
+                place=PlaceQuery(q=text, street=street, postcode=postcode, near=point),
+                hazard=hazard,
+                with_space=not show_all,
             )
         )[:MAX_LISTED]
         fields = [selectors.NEED_FIELDS[need] for need in needs]
@@ -104,6 +107,7 @@ def _search(request: HttpRequest) -> dict[str, Any]:
         "needs": needs,
         "people": people,
         "show_all": show_all,
+        "hazard": hazard or "",
         "searched": bool(text or street or postcode),
     }
 
@@ -134,7 +138,11 @@ def shelter_list(request: HttpRequest) -> HttpResponse:
         "postcode": request.GET.get("postcode", ""),
         "people": request.GET.get("people", "1"),
     }
-    context: dict[str, Any] = {"form": form, "need_choices": need_labels().items()}
+    context: dict[str, Any] = {
+        "form": form,
+        "need_choices": need_labels().items(),
+        "hazard_choices": [(value, str(label)) for value, label in Hazard.choices],
+    }
     try:
         context.update(_search(request))
     except DomainError as exc:
