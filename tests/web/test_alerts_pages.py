@@ -335,3 +335,15 @@ def test_a_live_update_marks_the_alert_it_replaces(visit, tree: AreaTree) -> Non
     assert page.locator("article.alert-card").first.get_attribute("data-alert-id") == str(update.pk)
     assert "Replaced by an update" in old.inner_text()
     assert old.locator("form[data-reply-form]").count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_anonymous_visitors_get_an_accessible_light_page(visit, tree: AreaTree, no_broker) -> None:
+    alert = _issue(staff_for(tree), 0.5, 0.5, 2, 2)
+    page = visit("/")
+    assert page.locator(f"article.alert-card[data-alert-id='{alert.pk}']").count() == 1
+    assert page.locator("#alerts-live-status").count() == 0  # no live stream without an account
+    page.wait_for_load_state("networkidle")
+    assert sum(transferred_bytes(page).values()) <= 200_000
+    violations = axe_violations(page)
+    assert not violations, violations

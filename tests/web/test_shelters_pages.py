@@ -178,3 +178,16 @@ def test_free_places_drop_live_when_people_check_in(visit, tree: AreaTree) -> No
     screenshot(page, "shelter-detail")
     violations = axe_violations(page)
     assert not violations, violations
+
+
+@pytest.mark.django_db(transaction=True)
+def test_anonymous_visitors_read_a_shelters_page(visit, tree: AreaTree) -> None:
+    shelter = ShelterFactory.create(name="Near school", lon=1.01, lat=1.0, capacity=100, step_free_access=True)
+    page = visit(f"/shelters/{shelter.pk}/")
+    assert page.locator("[data-free-places]").inner_text() == "100"
+    assert page.get_by_text("Step-free access").count() == 1
+    assert page.get_by_role("link", name="Sign in").count() >= 1
+    violations = axe_violations(page)
+    assert not violations, violations
+    no_js = visit(f"/shelters/{shelter.pk}/", javascript=False)
+    assert no_js.locator("[data-free-places]").inner_text() == "100"
