@@ -57,6 +57,7 @@ class ShelterQuery:
     hazard: str | None = None
     area_id: int | None = None
     with_space: bool = False
+    needs: Sequence[str] = ()  # keys of NEED_FIELDS: only shelters offering every one
 
 
 def shelter_list(*, query: ShelterQuery = ShelterQuery()) -> QuerySet[Shelter]:
@@ -73,6 +74,10 @@ def shelter_list(*, query: ShelterQuery = ShelterQuery()) -> QuerySet[Shelter]:
         shelters = shelters.filter(area__path__startswith=area.path)
     if query.with_space:
         shelters = shelters.filter(status=ShelterStatus.OPEN, capacity__isnull=False, occupancy__lt=F("capacity"))
+    unknown = sorted(set(query.needs) - set(NEED_FIELDS))
+    if unknown:
+        raise ValidationFailed(f"Unknown needs: {', '.join(unknown)}.", fields={"needs": "unknown"})
+    shelters = shelters.filter(**{NEED_FIELDS[need]: True for need in query.needs})
     shelters = place_filter(shelters, query.place)
     return shelters if query.place.near is not None else shelters.order_by("name", "pk")
 

@@ -88,9 +88,9 @@ def _search(request: HttpRequest) -> dict[str, Any]:
                 place=PlaceQuery(q=text, street=street, postcode=postcode, near=point),
                 hazard=hazard,
                 with_space=not show_all,
+                needs=needs,
             )
         )[:MAX_LISTED]
-        fields = [selectors.NEED_FIELDS[need] for need in needs]
         rows = [
             ShelterRow(
                 shelter,
@@ -98,7 +98,6 @@ def _search(request: HttpRequest) -> dict[str, Any]:
                 distance_in_metres(getattr(shelter, "distance", None)) if point is not None else None,
             )
             for shelter in found
-            if all(getattr(shelter, field) for field in fields)
         ]
     return {
         "rows": rows,
