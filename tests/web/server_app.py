@@ -11,9 +11,8 @@ from typing import Any
 from django.apps import AppConfig
 
 
-class _NoCache(dict[str, Any]):
-    def setdefault(self, key: str, default: Any = None) -> Any:
-        return {} if default is None else default
+def _no_cache(manager: Any, using: str, content_type: Any) -> None:
+    """ContentTypeManager._add_to_cache that keeps nothing."""
 
 
 class WebServerTestsConfig(AppConfig):
@@ -21,9 +20,12 @@ class WebServerTestsConfig(AppConfig):
     label = "web_server_tests"
 
     def ready(self) -> None:
-        from django.contrib.contenttypes.models import ContentType
+        from django.contrib.contenttypes.models import ContentType, ContentTypeManager
 
-        ContentType.objects._cache = _NoCache()  # type: ignore[attr-defined]
+        # On the class: the model's managers are copies (made again whenever the app registry clears its caches),
+        # and every copy shares the first one's cache.
+        ContentTypeManager._add_to_cache = _no_cache  # type: ignore[attr-defined]
+        ContentType.objects.clear_cache()  # what was cached while the apps loaded
         # guardian memoises content types itself; read them fresh there too.
         from guardian import shortcuts
 
