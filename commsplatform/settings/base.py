@@ -138,7 +138,6 @@ STATIC_ROOT = env("STATIC_ROOT", default=str(VAR_DIR / "static"))
 # copies in the repository: each package's dist folder is collected under static/vendor/<name>/.
 NODE_MODULES_DIR = Path(env("NODE_MODULES_DIR", default=str(BASE_DIR / "node_modules")))
 STATICFILES_DIRS = [
-    ("vendor/htmx", str(NODE_MODULES_DIR / "htmx.org" / "dist")),
     ("vendor/leaflet", str(NODE_MODULES_DIR / "leaflet" / "dist")),
     ("vendor/geoman", str(NODE_MODULES_DIR / "@geoman-io" / "leaflet-geoman-free" / "dist")),
     ("vendor/uplot", str(NODE_MODULES_DIR / "uplot" / "dist")),
