@@ -266,6 +266,24 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a field of the same name ("state", "status", "kind", "role") with different choices;
+    # each choice set is named after its TextChoices so that clients get stable names, not hash suffixes.
+    "ENUM_NAME_OVERRIDES": {
+        "RoleEnum": "accounts.models.Role",
+        "RoomRoleEnum": "rooms.models.RoomRole",
+        "RoomKindEnum": "rooms.models.RoomKind",
+        "ReplyKindEnum": "alerts.models.ReplyKind",
+        "AlertStateEnum": "alerts.models.AlertState",
+        "DeliveryStateEnum": "alerts.models.DeliveryState",
+        "AssetStateEnum": "shelters.models.AssetState",
+        "CapStatusEnum": "alerts.models.CapStatus",
+        # A new alert's CAP status: CapStatus without "Draft" (alerts.api.serializers.AlertContentSerializer).
+        "AlertContentStatusEnum": ["Actual", "Exercise", "System", "Test"],
+        "ReportStatusEnum": "alerts.models.ReportStatus",
+        "ShelterStatusEnum": "shelters.models.ShelterStatus",
+        # The statuses a manager sets by hand: "full" follows from the beds (shelters.api.serializers).
+        "ShelterManualStatusEnum": "shelters.api.serializers.MANUAL_STATUSES",
+    },
 }
 
 # Upload limits: huge payloads are refused before they are parsed.
