@@ -234,6 +234,20 @@ def _pg_sessions() -> int:
     return int(row[0]) if row else 0
 
 
+def _connect_ms(count: int = 20) -> float:
+    """Median milliseconds to open (and close) a PostgreSQL session as the daphnes do: TCP, password (SCRAM)."""
+    import psycopg
+    from django.db import connection
+
+    params = connection.get_connection_params()
+    times = []
+    for _ in range(count):
+        began = time.perf_counter()
+        psycopg.connect(**params).close()
+        times.append(time.perf_counter() - began)
+    return statistics.median(times) * 1000
+
+
 # --- the daphnes --------------------------------------------------------------------------------------------
 
 
@@ -458,9 +472,11 @@ def main() -> int:
             _daphne_wait(process, port, log)
         load = Load([f"http://127.0.0.1:{port}" for port in ports], cookies, points, args.addresses, args.seed)
         _check(load)
+        connect_ms = _connect_ms()
         print(f"load benchmark: {description}; PostgreSQL + PostGIS, Redis; 2 daphne processes (production "
               f"settings, --proxy-headers); {args.clients} concurrent clients alternating between them, "
-              f"{args.duration:g} s measured after {args.warmup:g} s of warm-up per run")  # fmt: skip
+              f"{args.duration:g} s measured after {args.warmup:g} s of warm-up per run; opening a PostgreSQL "
+              f"session takes {connect_ms:.1f} ms (median of 20)")  # fmt: skip
         runs: list[dict[str, Figures]] = []
         for number in range(1, args.runs + 1):
             load.samples, load.sent = [], Counter()
