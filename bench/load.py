@@ -79,6 +79,11 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--alerts", type=int, default=6, help="issued public alerts (default 6)")
     parser.add_argument("--residents", type=int, default=1000, help="signed-in residents (default 1000)")
     parser.add_argument("--addresses", type=int, default=50_000, help="client addresses drawn from (default 50000)")
+    parser.add_argument(
+        "--db-conn-max-age",
+        type=int,
+        help="DB_CONN_MAX_AGE for the daphnes (the production settings read it; default: theirs, 60 s)",
+    )
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds before a request is an error")
     parser.add_argument("--data", help="the shared data folder (default: SHARED_DATA_DIR or ../shared/data)")
     parser.add_argument("--pg-port", type=int, default=DEFAULT_PG_PORT)
@@ -456,6 +461,8 @@ def main() -> int:
         env.update(DJANGO_SETTINGS_MODULE="bench.load_settings", SECRET_KEY=secrets.token_urlsafe(50),
                    AUDIT_CHAIN_KEY=secrets.token_urlsafe(50), ALLOWED_HOSTS="127.0.0.1")  # fmt: skip
         env.pop("DEBUG", None)
+        if args.db_conn_max_age is not None:
+            env["DB_CONN_MAX_AGE"] = str(args.db_conn_max_age)
         (folder / "static").mkdir()  # nginx serves the static files in a deployment: an empty folder for whitenoise
         env["STATIC_ROOT"] = str(folder / "static")
         django_setup(env)
@@ -474,7 +481,8 @@ def main() -> int:
         _check(load)
         connect_ms = _connect_ms()
         print(f"load benchmark: {description}; PostgreSQL + PostGIS, Redis; 2 daphne processes (production "
-              f"settings, --proxy-headers); {args.clients} concurrent clients alternating between them, "
+              f"settings, --proxy-headers, DB_CONN_MAX_AGE {env.get('DB_CONN_MAX_AGE', 'unset: 60')}); "
+              f"{args.clients} concurrent clients alternating between them, "
               f"{args.duration:g} s measured after {args.warmup:g} s of warm-up per run; opening a PostgreSQL "
               f"session takes {connect_ms:.1f} ms (median of 20)")  # fmt: skip
         runs: list[dict[str, Figures]] = []
