@@ -82,7 +82,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument(
         "--db-conn-max-age",
         type=int,
-        help="DB_CONN_MAX_AGE for the daphnes (the production settings read it; default: theirs, 60 s)",
+        help="DB_CONN_MAX_AGE for the daphnes (the production settings read it; default: theirs, 0)",
     )
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds before a request is an error")
     parser.add_argument("--data", help="the shared data folder (default: SHARED_DATA_DIR or ../shared/data)")
@@ -481,7 +481,7 @@ def main() -> int:
         _check(load)
         connect_ms = _connect_ms()
         print(f"load benchmark: {description}; PostgreSQL + PostGIS, Redis; 2 daphne processes (production "
-              f"settings, --proxy-headers, DB_CONN_MAX_AGE {env.get('DB_CONN_MAX_AGE', 'unset: 60')}); "
+              f"settings, --proxy-headers, DB_CONN_MAX_AGE {env.get('DB_CONN_MAX_AGE', 'unset: 0')}); "
               f"{args.clients} concurrent clients alternating between them, "
               f"{args.duration:g} s measured after {args.warmup:g} s of warm-up per run; opening a PostgreSQL "
               f"session takes {connect_ms:.1f} ms (median of 20)")  # fmt: skip

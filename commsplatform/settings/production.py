@@ -57,8 +57,12 @@ CSRF_COOKIE_SECURE = True
 CSRF_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SAMESITE = "Lax"
 
-# Database connections are kept between requests (base.py explains why) and checked before reuse.
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+# No persistent database connections by default. Under daphne (ASGI) Django runs each request's sync code in a
+# thread of its own, so a connection kept for reuse is never reused: it stays open until that thread is gone, and
+# under load PostgreSQL runs out of connections (bench/load.py measured 500s from "too many clients" with 60 s
+# and none with 0; Django's documentation gives the same advice for ASGI). Celery workers reuse theirs: their
+# env files (deploy/workers/) set DB_CONN_MAX_AGE=60. Connections are checked before any reuse.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 # Static files: hashed names collected by `manage.py collectstatic` into STATIC_ROOT and served by nginx.
