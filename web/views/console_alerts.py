@@ -167,17 +167,22 @@ def _number(value: Any) -> float:
     return float(value)
 
 
+def _shapes_json(raw: str, unreadable: str) -> Any:
+    """The drawn shapes' JSON from a hidden field, refused when too large or not JSON."""
+    if len(raw) > MAX_SHAPES_CHARS:
+        raise FormErrors([_("The drawn shapes are too large; draw simpler shapes.")])
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise FormErrors([unreadable]) from None
+
+
 def _rings_from_geojson(raw: str) -> list[list[list[float]]]:
     """CAP rings ([lat, lon] pairs, closed) from the drawn shapes: a FeatureCollection, a Feature or a geometry
     of Polygons and MultiPolygons in GeoJSON's longitude/latitude order. Holes are not part of CAP: outer rings."""
     if not raw.strip():
         return []
-    if len(raw) > MAX_SHAPES_CHARS:
-        raise FormErrors([_("The drawn shapes are too large; draw simpler shapes.")])
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        raise FormErrors([_("The drawn shapes could not be read (not valid GeoJSON).")]) from None
+    data = _shapes_json(raw, _("The drawn shapes could not be read (not valid GeoJSON)."))
     geometries: list[Any] = []
     if isinstance(data, dict) and data.get("type") == "FeatureCollection" and isinstance(data.get("features"), list):
         geometries = [f.get("geometry") if isinstance(f, dict) else None for f in data["features"]]
@@ -213,12 +218,7 @@ def _rings_from_geojson(raw: str) -> list[list[list[float]]]:
 def _circles_from_json(raw: str) -> list[Any]:
     if not raw.strip():
         return []
-    if len(raw) > MAX_SHAPES_CHARS:
-        raise FormErrors([_("The drawn shapes are too large; draw simpler shapes.")])
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        raise FormErrors([_("The drawn circles could not be read.")]) from None
+    data = _shapes_json(raw, _("The drawn circles could not be read."))
     if not isinstance(data, list):
         raise FormErrors([_("The drawn circles could not be read.")])
     return data
