@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
-# `make test`: install what is missing, lint (ruff, mypy), then pytest in two lanes:
-#   spatialite  SpatiaLite test database + a private redis-server
-#   postgis     a throwaway PostgreSQL 15 + PostGIS cluster + the same redis-server, Channels layer on Redis
-# Usage: scripts/test.sh [all|lint|spatialite|postgis]...   (default: all). PYTEST_ARGS is passed to pytest.
+# `make test`: install what is missing, lint (ruff, mypy), then pytest in four lanes:
+#   spatialite   SpatiaLite test database + a private redis-server
+#   postgis      a throwaway PostgreSQL 15 + PostGIS cluster + the same redis-server, Channels layer on Redis
+#   integration  tests/integration: on that cluster and Redis, the tests start two daphne processes and Celery
+#                workers on separate queues, as a scaled-out deployment runs
+#   faults       tests/faults: the same, and the tests break things mid-flight (kill -9 a worker or a daphne,
+#                restart Redis or this PostgreSQL cluster, Telegram 5xx/timeout/429 storms)
+# The spatialite and postgis lanes leave tests/integration and tests/faults to their own lanes.
+# Usage: scripts/test.sh [all|lint|spatialite|postgis|integration|faults]...   (default: all).
+# PYTEST_ARGS is passed to pytest.
 # Every service it starts is stopped on exit, by its own pid or data directory, even on failure.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
 steps=("$@")
 [ ${#steps[@]} -eq 0 ] && steps=(all)
-[ "${steps[*]}" = all ] && steps=(lint spatialite postgis)
+[ "${steps[*]}" = all ] && steps=(lint spatialite postgis integration faults)
 
 PG_BIN=/usr/lib/postgresql/15/bin
 PG_ROLE=comms
@@ -42,12 +48,20 @@ eval "pytest_args=(${PYTEST_ARGS:-})"
 
 # pytest with the given lane environment; "no tests collected" (exit 5) counts as a failure.
 # REQUIRE_SERVICES=1: a test that needs Redis fails, rather than skips, when Redis is not there.
+# The first argument after the lane is its folder (empty: pyproject's testpaths, less the multi-process lanes'
+# folders), then the lane's environment. When PYTEST_ARGS names tests (an argument starting with tests/), they
+# replace the lane's folder.
 run_pytest() {
-    local lane=$1 rc=0
-    shift
+    local lane=$1 paths=${2:-$UNIT_PATHS} rc=0 arg
+    shift 2
+    for arg in "${pytest_args[@]}"; do
+        case $arg in tests/*) paths= ;; esac
+    done
     say "pytest, $lane lane"
+    # shellcheck disable=SC2086 # the paths are split on purpose
     env -u DATABASE_URL -u CELERY_BROKER_URL -u CELERY_RESULT_BACKEND -u CHANNEL_LAYER_REDIS_URL \
-        -u TEST_CHANNEL_LAYER -u DJANGO_SETTINGS_MODULE REQUIRE_SERVICES=1 "$@" python -m pytest "${pytest_args[@]}" || rc=$?
+        -u TEST_CHANNEL_LAYER -u DJANGO_SETTINGS_MODULE -u TEST_PG_DATA -u TEST_PG_BIN \
+        REQUIRE_SERVICES=1 TEST_LANE="$lane" "$@" python -m pytest $paths "${pytest_args[@]}" || rc=$?
     [ $rc -eq 5 ] && say "pytest collected no tests in the $lane lane"
     return $rc
 }
@@ -60,7 +74,10 @@ redis_ensure() {
     start_redis "$REDIS_PORT" "$TMP/redis"
 }
 
+# One PostgreSQL cluster for the run (the postgis, integration and faults lanes share it; each test database is
+# created and dropped by pytest-django).
 start_postgis() {
+    [ -n "$PG_DATA" ] && return 0
     local port
     port=$(free_port "${TEST_PG_PORT:-55432}")
     say "Starting PostgreSQL 15 on 127.0.0.1:$port ($TMP/pg)"
@@ -83,6 +100,13 @@ start_postgis() {
     PG_PORT=$port
 }
 
+pg_url() {
+    echo "postgis://$PG_ROLE:$PG_PASSWORD@127.0.0.1:$PG_PORT/$PG_DB"
+}
+
+# The unit lanes leave the multi-process lanes' folders to those lanes.
+UNIT_PATHS="--ignore=tests/integration --ignore=tests/faults"
+
 setup test
 failed=()
 for step in "${steps[@]}"; do
@@ -94,15 +118,28 @@ for step in "${steps[@]}"; do
             ;;
         spatialite)
             redis_ensure
-            run_pytest spatialite REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0" || failed+=("pytest spatialite")
+            run_pytest spatialite "" REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0" || failed+=("pytest spatialite")
             ;;
         postgis)
             redis_ensure
             start_postgis
-            run_pytest postgis REDIS_URL="redis://127.0.0.1:$REDIS_PORT/1" TEST_CHANNEL_LAYER=redis \
-                DATABASE_URL="postgis://$PG_ROLE:$PG_PASSWORD@127.0.0.1:$PG_PORT/$PG_DB" || failed+=("pytest postgis")
+            run_pytest postgis "" REDIS_URL="redis://127.0.0.1:$REDIS_PORT/1" TEST_CHANNEL_LAYER=redis \
+                DATABASE_URL="$(pg_url)" || failed+=("pytest postgis")
             ;;
-        *) die "unknown step '$step' (expected all, lint, spatialite or postgis)" ;;
+        integration)
+            redis_ensure
+            start_postgis
+            run_pytest integration tests/integration REDIS_URL="redis://127.0.0.1:$REDIS_PORT/2" \
+                TEST_CHANNEL_LAYER=redis DATABASE_URL="$(pg_url)" || failed+=("pytest integration")
+            ;;
+        faults)
+            redis_ensure
+            start_postgis
+            # The fault tests restart this cluster mid-dispatch (pg_ctl restart on TEST_PG_DATA, as its owner).
+            run_pytest faults tests/faults REDIS_URL="redis://127.0.0.1:$REDIS_PORT/3" TEST_CHANNEL_LAYER=redis \
+                DATABASE_URL="$(pg_url)" TEST_PG_DATA="$PG_DATA" TEST_PG_BIN="$PG_BIN" || failed+=("pytest faults")
+            ;;
+        *) die "unknown step '$step' (expected all, lint, spatialite, postgis, integration or faults)" ;;
     esac
 done
 
