@@ -88,9 +88,10 @@ DATABASES = {
     "default": env.db_url("DATABASE_URL", default=f"spatialite:///{VAR_DIR / 'db.sqlite3'}"),
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
-# Keep connections open between requests and WebSocket actions (Channels closes them around every database call
-# otherwise, and a new PostgreSQL connection costs more than most queries); checked before reuse.
-DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
+# No persistent connections by default, as in production.py: under daphne each request's sync code runs in a thread
+# of its own, so a kept connection is never reused and stays open until PostgreSQL runs out (bench/load.py). The
+# Celery worker reuses its connections: the Procfile sets DB_CONN_MAX_AGE=60 for it. Checked before any reuse.
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=0))
 DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 if DATABASES["default"]["ENGINE"].endswith("spatialite"):
     # Concurrent web, worker and beat processes share the file: wait for locks instead of failing.
