@@ -13,6 +13,7 @@ delivery id (websocket payload, e-mail Message-ID) so that the receiving side ca
 
 import math
 import random
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -21,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -159,13 +160,33 @@ def deliveries_send(*, transport_name: str, delivery_ids: Sequence[int]) -> Send
     if outgoing:
         priorities = {alert_id: alert.priority for alert_id, alert in alerts.items()}
         alert_of = {message.delivery_id: message.alert_id for message in outgoing}
+        # The transport sends no further message of the batch until the outcomes it yielded are recorded.
         for outcomes in transport.send(outgoing):
-            _record(token, outcomes, report, attempts=attempts, priorities=priorities, alert_of=alert_of)
+            _record_outliving_outage(
+                token, outcomes, report, attempts=attempts, priorities=priorities, alert_of=alert_of
+            )
     for alert_id in alerts:
         unfinished = Delivery.objects.filter(alert_id=alert_id, state__in=[DeliveryState.QUEUED, DeliveryState.CLAIMED])
         # The last batch always pushes, so that staff see the final figures whatever the throttle.
         _push_stats(alert_id, force=not unfinished.exists())
     return report
+
+
+def _record_outliving_outage(token: str, outcomes: list[Outcome], report: SendReport, **kwargs: Any) -> None:
+    """_record, waiting out a lost database session (PostgreSQL restarted, a failover) for up to half the claim
+    timeout. These messages have left already: a failure here would leave their claims to time out and the re-drive
+    would send them again (found by tests/faults: a restart mid-dispatch repeated one message per worker process).
+    Recording again is safe: each update holds only while our claim does."""
+    deadline = time.monotonic() + settings.ALERT_CLAIM_TIMEOUT_SECONDS / 2
+    while True:
+        try:
+            _record(token, outcomes, report, **kwargs)
+            return
+        except (OperationalError, InterfaceError):
+            if connection.in_atomic_block or time.monotonic() > deadline:
+                raise
+            connection.close()  # the next query opens a new session
+            time.sleep(0.2)
 
 
 def _record(

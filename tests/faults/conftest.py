@@ -11,3 +11,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.section("fault cases: targeted / delivered / lost / duplicated")
     for counts in RECORDED:
         terminalreporter.write_line(counts.line())
+
+
+# The dispatch cases' worker and beat (tests/faults/workers.py), for every module of the suite.
+from tests.faults.workers import stack_factory  # noqa: E402, F401

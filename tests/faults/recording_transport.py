@@ -1,8 +1,9 @@
-"""A transport for the reliability tests: it "sends" by appending the delivery id to a log file.
+"""A transport for the fault cases: it "sends" by appending the recipient and delivery ids to a log file.
 
-The log is written with one os.write on an O_APPEND descriptor per message, so it survives a worker killed
-with SIGKILL; the test reads it to count physical repeats. A share of sends fails transiently
-(RECORDING_FAIL_RATE), asking to be retried after RECORDING_RETRY_AFTER seconds, as a rate-limited provider would.
+The log is the provider's record of what reached each person: one os.write on an O_APPEND descriptor per message,
+so it survives a worker killed with SIGKILL; the cases read it to count physical repeats per recipient.
+A share of sends fails transiently (RECORDING_FAIL_RATE), asking to be retried after RECORDING_RETRY_AFTER
+seconds, as a rate-limited provider would.
 """
 
 import os
@@ -35,7 +36,7 @@ class RecordingTransport(Transport):
                 if self.random.random() < self.fail_rate:
                     yield [Outcome(message.delivery_id, "retry", reason="503 busy", retry_after=self.retry_after)]
                     continue
-                os.write(fd, f"{message.delivery_id}\n".encode())
+                os.write(fd, f"{message.recipient_id} {message.delivery_id}\n".encode())
                 yield [Outcome(message.delivery_id, "sent")]
         finally:
             os.close(fd)
