@@ -28,7 +28,9 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from django.conf import settings
 from django.db import connection
-from django.test import Client, override_settings
+from django.test import Client
+
+from tests.stack import sharing_the_stack as _sharing_the_stack
 
 # Playwright's sync API runs an event loop in the test's thread; Django would then refuse the ORM calls the tests
 # make between browser steps. The browser and the test never share a connection or a transaction.
@@ -180,36 +182,6 @@ def web_server(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(10)
-
-
-@contextmanager
-def _sharing_the_stack(redis_url: str) -> Iterator[None]:
-    """Point this process's Celery producer and channel layer at the web stack's Redis database."""
-    from commsplatform.celery import app
-
-    celery_app: Any = app  # private pools are reset below: typed loosely
-
-    layers = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [{"address": redis_url, "socket_timeout": settings.CHANNEL_LAYER_SOCKET_TIMEOUT}]},
-        }
-    }
-
-    def reconnect(broker_url: str) -> None:
-        celery_app.conf.broker_url = broker_url
-        if celery_app._pool is not None:
-            celery_app._pool.force_close_all()
-        celery_app._pool = None  # the connection and producer pools are made again for the new URL
-        celery_app.amqp._producer_pool = None
-
-    previous = celery_app.conf.broker_url
-    reconnect(redis_url)
-    with override_settings(CHANNEL_LAYERS=layers):  # channels drops its cached layers on setting_changed
-        try:
-            yield
-        finally:
-            reconnect(previous)
 
 
 @contextmanager
