@@ -14,10 +14,11 @@ database):
   transformers model) and `bots` (Telegram updates need a bot token and the fake Bot API; tests/bots covers it);
 - beat, when asked (`beat=True`).
 
-`start()` starts them all and waits until each daphne answers /healthz with 200 and each worker logs that it is
-ready; `kill(name)` sends SIGKILL (or another signal) to a process's group, `restart(name)` starts it again and
-waits for it; `stop()` stops everything (SIGTERM, then SIGKILL after a timeout), and is safe to call twice.
-Every process writes to `<folder>/<name>.log`; `log_tail()` gives the end of each for failure messages.
+`start()` starts them all and waits until each daphne's /healthz says the database and Redis (and, when the stack
+has workers, Celery) answer and each worker logs that it is ready; `kill(name)` sends SIGKILL (or another signal)
+to a process's group, `restart(name)` starts it again and waits for it; `stop()` stops everything (SIGTERM, then
+SIGKILL after a timeout), and is safe to call twice. Every process writes to `<folder>/<name>.log`; `log_tail()`
+gives the end of each for failure messages.
 
 `sharing_the_stack(redis_url)` points this test process's Celery producer and channel layer at the same Redis
 database, so that what a test does through the services reaches the stack's processes.
@@ -213,11 +214,17 @@ class Stack:
 
     def _ready(self, name: str) -> bool:
         if name in self.ports:
+            # /healthz answers 200 when the database, Redis and a Celery worker answer; a stack without workers
+            # asks only for the first two.
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.ports[name]}/healthz", timeout=5) as response:
-                    return bool(response.status == 200)
-            except (urllib.error.URLError, OSError):
+                status, report = http_json("GET", f"http://127.0.0.1:{self.ports[name]}/healthz", timeout=5)
+            except (urllib.error.URLError, OSError, ValueError):
                 return False
+            if status == 200:
+                return True
+            checks = report.get("checks", {}) if isinstance(report, dict) else {}
+            needed = ("database", "redis") if not self.families else ("database", "redis", "celery")
+            return all(checks.get(check, {}).get("status") == "ok" for check in needed)
         if name in self.families:
             # Celery logs "<hostname> ready." once it consumes; only this start's part of the log counts.
             text = self.log(name).rsplit(f"=== start {self.starts[name]} of {name} ===", 1)[-1]

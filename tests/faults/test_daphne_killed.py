@@ -1,0 +1,230 @@
+"""A daphne killed with clients connected: they reconnect to the other daphne and catch up from their last event.
+
+Twenty residents follow a town hall over WebSocket on daphne `a`; the host posts official updates over WebSocket on
+daphne `b`, one every POST_INTERVAL seconds. After KILL_AFTER posts, daphne `a` gets SIGKILL (no close frames, no
+cleanup: its channel-layer group memberships and presence entries stay behind in Redis) while the host keeps
+posting. Each resident's client does what the room protocol tells a client to do (docs/rooms.md, "Reconnecting
+and catch-up"), as a load balancer would send it to the daphne left: reconnect, after the same 500 ms first backoff
+as web/static/web/live.js, to `ws/rooms/<id>/?after=<the highest event id it processed>`, and send `catchup`
+again while `catchup.done.more` is true. Like web/static/web/rooms.js, the client applies every `event` frame it
+receives, so an event sent to it twice counts as a duplicate.
+
+Targeted: every post made once all residents were connected, times the residents. Delivered: the posts each
+resident received at least once. The stream of alerts (`ws/alerts/`) is not part of this case: it has no catch-up
+(a reconnecting client is sent only what arrives after it is back; web/static/web/alerts.js asks for nothing it
+missed), so alerts delivered while a resident's daphne was down reach them only on a reload of their alerts page.
+"""
+
+import asyncio
+import json
+import os
+import random
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from django.conf import settings
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+
+from accounts.models import Role
+from rooms import services as room_services
+from rooms.models import RoomKind, RoomVisibility
+from tests.factories import UserFactory, grant, make_area_tree, resident_at
+from tests.faults.report import fault_report
+from tests.stack import Stack, database_url, redis_url_for_db, session_cookie, sharing_the_stack, ws_connect, ws_expect
+
+PARTICIPANTS = 20
+POSTS = 50
+KILL_AFTER = 15
+# The room protocol lets one connection send 5 frames a second after a burst of 30 (rooms/consumers.py).
+POST_INTERVAL = 0.1
+FIRST_BACKOFF = 0.5  # live.js's first reconnection delay
+CATCH_UP_TIMEOUT = 30.0
+# The stack's broker and channel layer: a Redis database of this case's own.
+REDIS_DB = 12
+
+pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
+
+
+@pytest.fixture
+def stack(django_db_blocker: Any, tmp_path: Path) -> Iterator[Stack]:
+    """Two daphnes (rooms need no worker: events are published by the daphne that commits them)."""
+    try:
+        redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1).ping()
+    except redis.RedisError as exc:
+        pytest.fail(f"the fault suite needs a running Redis at {settings.REDIS_URL} ({exc})")
+    with django_db_blocker.unblock():
+        url = database_url()
+    if not url.startswith("postgis"):
+        message = "the multi-process stack runs on PostGIS (scripts/test.sh faults)"
+        if os.environ.get("TEST_LANE") == "faults":
+            pytest.fail(message)
+        pytest.skip(message)
+    redis_url = redis_url_for_db(REDIS_DB)
+    redis.Redis.from_url(redis_url).flushdb()
+    stack = Stack(tmp_path / "stack", database_url=url, redis_url=redis_url)
+    try:
+        stack.start()
+        with sharing_the_stack(redis_url):
+            yield stack
+    finally:
+        stack.stop()
+
+
+@dataclass
+class Participant:
+    """One resident's client: where it is connected, the highest event id it processed, the posts it applied."""
+
+    cookie: str
+    daphne: str = "a"
+    last_id: int = 0
+    applied: Counter[int] = field(default_factory=Counter)
+    connections: list[str] = field(default_factory=list)
+    caught_up: int = 0  # events received between a welcome and its catchup.done
+    connected: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+async def _follow(stack: Stack, room_id: int, person: Participant, done: asyncio.Event) -> None:
+    """Read the room until `done`; on a lost connection, reconnect to the daphne left with ?after=<last id>."""
+    first = True
+    backoff = FIRST_BACKOFF
+    while not done.is_set():
+        query = "" if first else f"?after={person.last_id}"
+        try:
+            ws = await ws_connect(stack.ws_url(person.daphne, f"/ws/rooms/{room_id}/{query}"), cookie=person.cookie)
+        except (OSError, InvalidHandshake, InvalidStatus, TimeoutError):
+            await asyncio.sleep(backoff * (1 + random.random() / 2))
+            backoff = min(backoff * 2, 15)
+            continue
+        backoff = FIRST_BACKOFF
+        person.connections.append(person.daphne)
+        catching_up = False
+        try:
+            async for raw in ws:
+                frame = json.loads(raw)
+                kind = frame.get("type")
+                if kind == "welcome":
+                    if first:
+                        person.last_id = frame["last_event_id"]
+                    catching_up = not first
+                    first = False
+                    person.connected.set()
+                elif kind == "event":
+                    person.last_id = max(person.last_id, frame["id"])
+                    person.caught_up += catching_up
+                    if frame["event"] == "message.posted":
+                        person.applied[frame["data"]["message_id"]] += 1
+                elif kind == "catchup.done":
+                    catching_up = False
+                    if frame["more"]:
+                        await ws.send(json.dumps({"type": "catchup", "after": person.last_id}))
+                if done.is_set():
+                    break
+        except ConnectionClosed:
+            pass
+        finally:
+            await ws.close()
+        if not done.is_set():
+            # The load balancer takes the dead daphne out: the next connection goes to the one left.
+            person.daphne = "b"
+            await asyncio.sleep(FIRST_BACKOFF * (1 + random.random() / 2))
+
+
+async def _scenario(
+    stack: Stack, room_id: int, host_cookie: str, people: list[Participant]
+) -> tuple[list[int], int, float]:
+    """Post POSTS updates on b, kill a after KILL_AFTER of them; the posted message ids, how many were posted after
+    the kill, and how long the slowest client took to have everything once the last post was acknowledged."""
+    done = asyncio.Event()
+    followers = [asyncio.create_task(_follow(stack, room_id, person, done)) for person in people]
+    try:
+        await asyncio.wait_for(asyncio.gather(*(person.connected.wait() for person in people)), 30)
+        posted: list[int] = []
+        killed_at = 0
+        async with await ws_connect(stack.ws_url("b", f"/ws/rooms/{room_id}/"), cookie=host_cookie) as host:
+            await ws_expect(host, lambda f: f.get("type") == "welcome", what="the host's welcome")
+            for n in range(POSTS):
+                if n == KILL_AFTER:
+                    await asyncio.to_thread(stack.kill, "daphne-a")
+                    killed_at = len(posted)
+                body = {"type": "message.post", "kind": "official", "body": f"Update {n + 1}", "ref": n}
+                await host.send(json.dumps(body))
+                ack = await ws_expect(
+                    host, lambda f, n=n: f.get("type") in ("ack", "error") and f.get("ref") == n, what="an ack"
+                )
+                assert ack["type"] == "ack", ack
+                posted.append(ack["result"]["message_id"])
+                await asyncio.sleep(POST_INTERVAL)
+        loop = asyncio.get_running_loop()
+        finished = loop.time()
+        wanted = set(posted)
+        while not all(wanted <= set(person.applied) for person in people):
+            if loop.time() - finished > CATCH_UP_TIMEOUT:
+                break  # counted as lost below
+            await asyncio.sleep(0.1)
+        waited = loop.time() - finished
+        # Anything still in flight (a repeat) would arrive now: give it the time a live event takes, then stop.
+        await asyncio.sleep(0.5)
+        return posted, len(posted) - killed_at, waited
+    finally:
+        done.set()
+        for task in followers:
+            task.cancel()
+        await asyncio.gather(*followers, return_exceptions=True)
+
+
+def test_clients_of_a_killed_daphne_reconnect_to_the_other_and_catch_up_without_loss_or_duplicate(
+    stack: Stack,
+) -> None:
+    tree = make_area_tree()
+    host = UserFactory.create(username="mayor")
+    grant(host, Role.OFFICIAL, tree.city_a, tree.organisation)
+    residents = [resident_at(1 + (n % 5), 1 + (n // 5), username=f"resident{n}") for n in range(PARTICIPANTS)]
+    room = room_services.room_create(
+        actor=host,
+        title="Flood town hall",
+        kind=RoomKind.TOWN_HALL,
+        visibility=RoomVisibility.PUBLIC,
+        area=tree.city_a,
+        chat_open=True,
+        questions_premoderated=False,
+    )
+    host_cookie = session_cookie(host)
+    cookies = [session_cookie(resident) for resident in residents]
+
+    async def run() -> tuple[list[Participant], list[int], int, float]:
+        people = [Participant(cookie=cookie) for cookie in cookies]
+        posted, after_kill, waited = await _scenario(stack, room.pk, host_cookie, people)
+        return people, posted, after_kill, waited
+
+    people, posted, after_kill, waited = asyncio.run(run())
+
+    assert not stack.alive("daphne-a")
+    wanted = set(posted)
+    targeted = len(posted) * len(people)
+    delivered = sum(len(wanted & set(person.applied)) for person in people)
+    duplicated = sum(count - 1 for person in people for count in person.applied.values() if count > 1)
+    strays = sum(1 for person in people for message_id in person.applied if message_id not in wanted)
+    moved = sum(1 for person in people if person.connections[:1] == ["a"] and person.connections[-1] == "b")
+    caught_up = sum(person.caught_up for person in people)
+    fault_report(
+        "daphne killed with clients connected (room events)",
+        targeted=targeted,
+        delivered=delivered,
+        lost=targeted - delivered,
+        duplicated=duplicated + strays,
+        detail=(
+            f"{len(people)} clients on daphne a, {len(posted)} posts on b,"
+            f" a SIGKILLed after {len(posted) - after_kill};"
+            f" {moved} clients moved to b, {caught_up} events caught up from the record,"
+            f" all had everything {waited:.1f} s after the last post"
+        ),
+    )
+    # The case proves something only if every client lost its connection and posts went on meanwhile.
+    assert moved == len(people), [person.connections for person in people]
+    assert after_kill > 0
+    assert caught_up > 0
