@@ -13,13 +13,14 @@ from accounts.models import User
 from alerts import events, selectors
 from alerts.models import Alert, ReplyKind
 from alerts.services import replies
+from commsplatform.core.consumers import NoSweepDispatchMixin
 from commsplatform.core.errors import DomainError
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 
 
-class AlertInboxConsumer(AsyncJsonWebsocketConsumer):
+class AlertInboxConsumer(NoSweepDispatchMixin, AsyncJsonWebsocketConsumer):
     """`ws/alerts/`: alerts sent to the signed-in person arrive here; they may answer "safe" / "need help"."""
 
     group: str | None = None
@@ -65,7 +66,7 @@ class AlertInboxConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({**{k: v for k, v in event.items() if k != "type"}, "type": "alert"})
 
 
-class AlertStatsConsumer(AsyncJsonWebsocketConsumer):
+class AlertStatsConsumer(NoSweepDispatchMixin, AsyncJsonWebsocketConsumer):
     """`ws/alerts/<id>/stats/`: live statistics of one alert, for staff responsible for its area."""
 
     group: str | None = None

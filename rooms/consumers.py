@@ -18,6 +18,7 @@ from django.conf import settings
 from redis.exceptions import RedisError
 
 from accounts.models import User
+from commsplatform.core.consumers import NoSweepDispatchMixin
 from commsplatform.core.errors import DomainError, PermissionDenied
 from rooms import events, presence, selectors, services
 from rooms.models import Room
@@ -86,7 +87,7 @@ ACTIONS: dict[str, Action] = {
 }  # fmt: skip
 
 
-class RoomConsumer(AsyncWebsocketConsumer):
+class RoomConsumer(NoSweepDispatchMixin, AsyncWebsocketConsumer):
     room_id = 0
     user: User
     moderator = False

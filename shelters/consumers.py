@@ -10,6 +10,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from commsplatform.core.consumers import NoSweepDispatchMixin
 from commsplatform.core.errors import DomainError, NotFound, PermissionDenied
 from shelters import events, selectors
 
@@ -18,7 +19,7 @@ CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
 
 
-class ShelterConsumer(AsyncJsonWebsocketConsumer):
+class ShelterConsumer(NoSweepDispatchMixin, AsyncJsonWebsocketConsumer):
     """`ws/shelters/<id>/` and `ws/shelters/areas/<id>/`: the current state first, then every change."""
 
     joined: tuple[str, ...] = ()
