@@ -3,11 +3,12 @@
 Twenty residents follow a town hall over WebSocket on daphne `a`; the host posts official updates over WebSocket on
 daphne `b`, one every POST_INTERVAL seconds. After KILL_AFTER posts, daphne `a` gets SIGKILL (no close frames, no
 cleanup: its channel-layer group memberships and presence entries stay behind in Redis) while the host keeps
-posting. Each resident's client does what the room protocol tells a client to do (docs/rooms.md, "Reconnecting
-and catch-up"), as a load balancer would send it to the daphne left: reconnect, after the same 500 ms first backoff
-as web/static/web/live.js, to `ws/rooms/<id>/?after=<the highest event id it processed>`, and send `catchup`
-again while `catchup.done.more` is true. Like web/static/web/rooms.js, the client applies every `event` frame it
-receives, so an event sent to it twice counts as a duplicate.
+posting. Each resident's client does what web/static/web/rooms.js does, as docs/rooms.md ("Reconnecting and
+catch-up") asks of a client, sent by the load balancer to the daphne left: after live.js's 500 ms first backoff, it
+reconnects to `ws/rooms/<id>/?after=<the newest event id it applied>`, and sends `catchup` again while
+`catchup.done.more` is true. It applies every `event` frame it receives (rooms.js drops an id it already applied,
+which this client counts instead), so an event sent to it twice counts as a duplicate. (rooms.js used to reconnect
+without `?after=` and send a `catchup` frame once open; that raced the live events: 19 of 1,000 arrived twice.)
 
 Targeted: every post made once all residents were connected, times the residents. Delivered: the posts each
 resident received at least once. The stream of alerts (`ws/alerts/`) is not part of this case: it has no catch-up

@@ -1,5 +1,6 @@
 /* Live updates over WebSocket for every page: one connection per path, reconnecting with backoff.
    Usage: Live.connect("/ws/alerts/", { onMessage(data) {}, onOpen(socket) {}, status: element });
+   The path may be a function, called at each (re)connection (a room asks for what it missed with ?after=).
    The returned object has send(obj) (queued until open) and close(). Pages stay readable without it. */
 (function () {
   "use strict";
@@ -15,7 +16,7 @@
     }
     function open() {
       var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
-      socket = new WebSocket(scheme + window.location.host + path);
+      socket = new WebSocket(scheme + window.location.host + (typeof path === "function" ? path() : path));
       setStatus("connecting");
       socket.onopen = function () {
         delay = 500;

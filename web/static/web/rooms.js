@@ -16,6 +16,7 @@
   var pending = {};  // ref -> form waiting for its ack
   // The newest event applied: every (re)connection asks for what came after it, so nothing is missed.
   var lastId = parseInt(root.dataset.after, 10) || 0;
+  var applied = {};  // event ids already applied: a `catchup` sent while connected may overlap live events
   var nextRef = 0;
 
   function list(name) { return root.querySelector('[data-list="' + name + '"]'); }
@@ -249,6 +250,8 @@
 
   function onMessage(frame, api) {
     if (frame.type === "event") {
+      if (applied[frame.id]) return;
+      applied[frame.id] = true;
       if (frame.id > lastId) lastId = frame.id;
       var handle = handlers[frame.event];
       if (handle) handle(frame.data || {});
@@ -320,9 +323,11 @@
     live.send(frame);
   });
 
-  live = window.Live.connect(root.dataset.ws, {
+  // Each (re)connection names the newest event applied (?after=): the server then sends what came after it from the
+  // record before any live event, each once (docs/rooms.md, "Reconnecting and catch-up"). A `catchup` frame sent
+  // once open would race the live events: some arrived twice, and before older ones.
+  live = window.Live.connect(function () { return root.dataset.ws + "?after=" + lastId; }, {
     status: statusEl,
-    onMessage: onMessage,
-    onOpen: function (api) { api.send({ type: "catchup", after: lastId }); }
+    onMessage: onMessage
   });
 })();
