@@ -324,6 +324,8 @@ def agreement_create(
 def agreement_revoke(*, actor: User | None, agreement: DataSharingAgreement) -> DataSharingAgreement:
     if actor is not None and not actor.is_superuser and not _is_administrator_of(actor, agreement.grantor):
         raise PermissionDenied("Only an administrator of the granting organisation may revoke its agreements.")
+    # As for making one: the administrator must manage agreements over every area it covers, not only elsewhere.
+    _require(actor, permissions.MANAGE_AGREEMENTS, agreement.areas.all(), "revoke agreements")
     if agreement.revoked_at is not None:
         return agreement
     with transaction.atomic():

@@ -29,14 +29,11 @@ def _staff_filter(user: User) -> Q | None:
 
 
 def alert_list_for_user(*, user: User, state: str | None = None) -> QuerySet[Alert]:
-    """Staff see every alert meeting their areas (drafts included); others see issued public alerts."""
+    """Everyone sees issued public alerts; staff also every alert meeting their areas (drafts included)."""
     staff = _staff_filter(user)
-    if staff is None:
-        alerts = Alert.objects.filter(scope=Scope.PUBLIC).exclude(
-            state__in=[AlertState.DRAFT, AlertState.SUBMITTED, AlertState.APPROVED]
-        )
-    else:
-        alerts = Alert.objects.filter(staff | Q(drafted_by=user))
+    public = Q(scope=Scope.PUBLIC) & ~Q(state__in=[AlertState.DRAFT, AlertState.SUBMITTED, AlertState.APPROVED])
+    # Staff are residents too: other areas' issued public alerts are theirs to read like anyone's.
+    alerts = Alert.objects.filter(public if staff is None else staff | Q(drafted_by=user) | public)
     if state:
         alerts = alerts.filter(state=state)
     return alerts.select_related("drafted_by", "approved_by").prefetch_related("infos__areas")

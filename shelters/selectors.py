@@ -286,10 +286,16 @@ def asset_owner_organisation_ids(*, user: User) -> list[int]:
 
 
 def asset_visible_to(*, user: User) -> QuerySet[Asset]:
+    """An owner's assets inside the areas of the reader's asset-owner role for that owner, and every asset in the
+    areas where the reader sees assets (a role over the area, or an agreement)."""
     if user.is_superuser and user.is_active:
         return Asset.objects.all()
     covered = permissions.areas_covered(user, permissions.VIEW_ASSETS)
-    return Asset.objects.filter(Q(owner_id__in=asset_owner_organisation_ids(user=user)) | Q(area__in=covered))
+    owned = Q(pk__in=[])
+    roles = Membership.objects.active().filter(user=user, role=Role.ASSET_OWNER)
+    for owner_id, path in roles.values_list("organisation_id", "area__path"):
+        owned |= Q(owner_id=owner_id, area__path__startswith=path)
+    return Asset.objects.filter(owned | Q(area__in=covered))
 
 
 def asset_list_for_user(*, user: User, query: AssetQuery = AssetQuery()) -> QuerySet[Asset]:

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import ProtectedError
 from django.utils import timezone
 
 from accounts import permissions
@@ -561,7 +562,13 @@ def alert_template_delete(*, actor: User, template: AlertTemplate) -> None:
     _template_check(actor, template.organisation, template.area)
     with transaction.atomic():
         audit_record(action="alerts.template_deleted", target=template, area_id=template.area_id)
-        template.delete()
+        try:
+            template.delete()
+        except ProtectedError:
+            # Sensor rules draft from it (a protected reference): a conflict to resolve, not a server error.
+            raise Conflict(
+                "Sensor rules draft from this template: change or delete them first.", code="template_in_use"
+            ) from None
 
 
 def alert_draft_from_template(
