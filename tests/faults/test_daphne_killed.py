@@ -83,6 +83,7 @@ class Participant:
     cookie: str
     daphne: str = "a"
     last_id: int = 0
+    first_welcome: int = 0  # the room's newest event id when this client first connected
     applied: Counter[int] = field(default_factory=Counter)
     connections: list[str] = field(default_factory=list)
     caught_up: int = 0  # events received between a welcome and its catchup.done
@@ -110,7 +111,7 @@ async def _follow(stack: Stack, room_id: int, person: Participant, done: asyncio
                 kind = frame.get("type")
                 if kind == "welcome":
                     if first:
-                        person.last_id = frame["last_event_id"]
+                        person.last_id = person.first_welcome = frame["last_event_id"]
                     catching_up = not first
                     first = False
                     person.connected.set()
@@ -229,3 +230,20 @@ def test_clients_of_a_killed_daphne_reconnect_to_the_other_and_catch_up_without_
     assert moved == len(people), [person.connections for person in people]
     assert after_kill > 0
     assert caught_up > 0
+
+    # Started again (systemd restarts a dead daphne), daphne a serves the room's record to a client that was away.
+    stack.restart("daphne-a")
+
+    async def returning() -> list[int]:
+        ws = await ws_connect(stack.ws_url("a", f"/ws/rooms/{room.pk}/?after={start}"), cookie=cookies[0])
+        async with ws:
+            frames: list[int] = []
+            while True:
+                frame = await ws_expect(ws, lambda f: f.get("type") in ("event", "catchup.done"), what="catch-up")
+                if frame["type"] == "catchup.done":
+                    return frames
+                if frame["event"] == "message.posted":
+                    frames.append(frame["data"]["message_id"])
+
+    start = min(person.first_welcome for person in people)
+    assert asyncio.run(returning()) == posted
