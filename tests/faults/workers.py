@@ -252,12 +252,22 @@ def sent_rows(alert: Alert) -> int:
     return Delivery.objects.filter(alert=alert, state=DeliveryState.SENT).count()
 
 
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = TIMEOUT_SECONDS) -> None:
+def wait_for(
+    condition: Callable[[], bool], what: str, timeout: float = TIMEOUT_SECONDS, alert: Alert | None = None
+) -> None:
+    """Poll until condition() holds; on time out, say where the alert's deliveries stand."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}" + _standing(alert))
         time.sleep(POLL_SECONDS)
+
+
+def _standing(alert: Alert | None) -> str:
+    if alert is None:
+        return ""
+    states = Delivery.objects.filter(alert=alert).values("state", "failed_reason").annotate(n=Count("pk"))
+    return "; deliveries: " + ", ".join(f"{row['n']} {row['state']} {row['failed_reason']!r}" for row in states)
 
 
 def recorded_sends(folder: Path) -> Counter[int]:
@@ -268,6 +278,11 @@ def recorded_sends(folder: Path) -> Counter[int]:
             recipient, _delivery = line.split()
             counts[int(recipient)] += 1
     return counts
+
+
+def provider_lookups(folder: Path) -> int:
+    """Resends the recording transport did not make because the provider had accepted them (RECORDING_LOOKUP)."""
+    return sum(len(log.read_text().splitlines()) for log in folder.glob("lookups-*.log"))
 
 
 def report_case(case: str, alert: Alert, recipients: list[int], physical: Counter[int], detail: str) -> None:
