@@ -15,8 +15,6 @@ from tests.stack import Stack, database_url, redis_url_for_db, sharing_the_stack
 # The stack's broker, results and channel layer: a Redis database no other lane's test uses.
 INTEGRATION_REDIS_DB = 10
 
-pytestmark = [pytest.mark.services]
-
 
 @pytest.fixture(scope="package")
 def stack(django_db_setup: None, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
