@@ -1,22 +1,33 @@
 """URL routes of every app: the API under /api/, the OpenAPI schema and docs, /healthz, admin."""
 
 from django.contrib import admin
+from django.contrib.auth.views import LoginView
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from commsplatform.core.throttling import rate_limited
 from commsplatform.core.views import healthz
+
+# The sign-in forms of the admin and of the browsable API, with the same limits as the site's (settings.RATE_LIMITS).
+admin_login = rate_limited("login")(rate_limited("login", key="post:username")(admin.site.login))
+api_login = rate_limited("login")(
+    rate_limited("login", key="post:username")(LoginView.as_view(template_name="rest_framework/login.html"))
+)
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("admin/login/", admin_login),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # The split view serves its script as a file, not inline (the Content-Security-Policy allows no inline script).
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/accounts/", include("accounts.api.urls")),
     path("api/shelters/", include("shelters.api.urls")),
     path("api/alerts/", include("alerts.api.urls")),
     path("api/rooms/", include("rooms.api.urls")),
     path("api/classifier/", include("classifier.api.urls")),
     path("bots/", include("bots.urls")),
+    path("api-auth/login/", api_login),
     path("api-auth/", include("rest_framework.urls")),
     path("", include("web.urls")),
 ]

@@ -152,8 +152,8 @@ class ResidentSerializer(serializers.ModelSerializer[ResidentProfile]):
     user = serializers.IntegerField(source="user_id", read_only=True)
     username = serializers.CharField(source="user.username", read_only=True)
     preferred_language = serializers.CharField(source="user.preferred_language", read_only=True)
-    home_location = GeoJsonField(read_only=True)
-    last_location = GeoJsonField(read_only=True)
+    home_location = GeoJsonField(read_only=True, allow_null=True)
+    last_location = GeoJsonField(read_only=True, allow_null=True)
     needs = NeedSerializer(many=True, read_only=True)
 
     class Meta:

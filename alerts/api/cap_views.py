@@ -20,7 +20,6 @@ from rest_framework.permissions import AllowAny
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
 from alerts import selectors, selectors_cap
@@ -31,6 +30,7 @@ from alerts.services import cap_feeds, cap_import
 from commsplatform.api_helpers import request_user as _user
 from commsplatform.api_helpers import validated as _valid
 from commsplatform.core.errors import ValidationFailed
+from commsplatform.core.throttling import AnonRateThrottle, UserRateThrottle
 
 CAP_MEDIA_TYPE = "application/cap+xml"
 ATOM_MEDIA_TYPE = "application/atom+xml"

@@ -30,7 +30,7 @@ class ReportStatusSerializer(serializers.Serializer[Any]):
 
 
 class MyReportSerializer(serializers.ModelSerializer[CitizenReport]):
-    location = GeometryField(read_only=True)
+    location = GeometryField(read_only=True, allow_null=True)
     has_photo = serializers.SerializerMethodField()
 
     class Meta:
@@ -43,7 +43,7 @@ class MyReportSerializer(serializers.ModelSerializer[CitizenReport]):
 
 
 class StaffReportSerializer(serializers.ModelSerializer[CitizenReport]):
-    location = GeometryField(read_only=True)
+    location = GeometryField(read_only=True, allow_null=True)
     has_photo = serializers.SerializerMethodField()
 
     class Meta:

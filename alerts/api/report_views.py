@@ -19,6 +19,7 @@ from alerts.services import reports
 from commsplatform.api_helpers import request_user, validated
 from commsplatform.core.audit import audit_record
 from commsplatform.core.errors import NotFound, ValidationFailed
+from commsplatform.core.throttling import ReportSubmitThrottle
 
 
 class ReportListApi(generics.ListAPIView[CitizenReport]):
@@ -26,6 +27,8 @@ class ReportListApi(generics.ListAPIView[CitizenReport]):
 
     serializer_class = s.MyReportSerializer
     parser_classes = [MultiPartParser, FormParser, JSONParser]
+    # Sending reports is limited per person ("reports"), besides the API's per-user limit.
+    throttle_classes = [*APIView.throttle_classes, ReportSubmitThrottle]
 
     def get_queryset(self) -> QuerySet[CitizenReport]:
         return selectors.report_list_mine(user=request_user(self.request))

@@ -4,9 +4,11 @@ The embedded defaults run on a fresh machine: a SpatiaLite file under var/ and a
 """
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import django_stubs_ext
 import environ
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 
 from commsplatform.sqlite_driver import use_pysqlite3
 
@@ -52,6 +54,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before whitenoise, so that static files get these headers too.
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -61,7 +66,6 @@ MIDDLEWARE = [
     "commsplatform.core.middleware.RejectNulMiddleware",
     "commsplatform.core.middleware.RequestContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "commsplatform.urls"
@@ -146,7 +150,7 @@ STATICFILES_DIRS = [
 MEDIA_URL = "media/"
 MEDIA_ROOT = env("MEDIA_ROOT", default=str(VAR_DIR / "media"))
 
-# Redis: broker, result backend and channel layer. The embedded default is the redis-server that
+# Redis: broker, result backend, channel layer and cache. The embedded default is the redis-server that
 # `make run` starts on this port when REDIS_URL is not set.
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6390/0")
 
@@ -175,6 +179,27 @@ CHANNEL_LAYERS = {
         },
     }
 }
+
+# The cache holds the rate limits' counters: one Redis for every process, so that a limit holds across all the
+# daphnes behind the load balancer (a per-process memory cache would let each of N processes allow the full rate).
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": env("CACHE_REDIS_URL", default=REDIS_URL),
+        "KEY_PREFIX": "cache",
+        "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+    }
+}
+# The pages' forms (django-ratelimit, commsplatform.core.throttling.rate_limited): attempts per client address.
+RATE_LIMITS: dict[str, str | None] = {
+    # Sign-in attempts (/login/, /api-auth/login/, /admin/login/), per address and per username tried.
+    "login": env("RATE_LIMIT_LOGIN", default="10/m"),
+    # New accounts, per address (generous: a shelter's residents may share one address).
+    "signup": env("RATE_LIMIT_SIGNUP", default="20/h"),
+    # Reports sent from the report page, per person.
+    "report": env("RATE_LIMIT_REPORT", default="10/m"),
+}
+RATELIMIT_IP_META_KEY = "commsplatform.core.throttling.client_address"
 
 # Celery: named queues; alerts (targeting, fan-out), one per delivery transport, classifier, default.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
@@ -252,10 +277,26 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "commsplatform.core.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "commsplatform.core.api.exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"anon": "120/min", "user": "1200/min"},
+    # Rate limits (commsplatform/core/throttling.py), counted in the shared cache; 429 with Retry-After beyond them.
+    # Rates are "<number>/<s|min|hour|day>"; each can be set in the environment.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "commsplatform.core.throttling.AnonRateThrottle",
+        "commsplatform.core.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        # Per anonymous address: the public alerts feed, shelters, routes, transcripts, and failed sign-ins.
+        "anon": env("THROTTLE_RATE_ANON", default="120/min"),
+        # Per signed-in user, every API call.
+        "user": env("THROTTLE_RATE_USER", default="1200/min"),
+        # Citizen reports sent through the API, per user.
+        "reports": env("THROTTLE_RATE_REPORTS", default="10/min"),
+    },
+    # How many proxies (nginx) stand before daphne: the client address is the one the last of them saw, the
+    # last entry of X-Forwarded-For, which a client cannot forge. None (no proxy): the peer address.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=None),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Emergency communication platform API",
@@ -267,6 +308,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "COMPONENT_SPLIT_REQUEST": True,
+    # The error answers (400, 401, 403, 404, 409, 429) every operation can give, documented once for all.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "commsplatform.core.schema.postprocess_error_responses",
+    ],
     # Several models have a field of the same name ("state", "status", "kind", "role") with different choices;
     # each choice set is named after its TextChoices so that clients get stable names, not hash suffixes.
     "ENUM_NAME_OVERRIDES": {
@@ -369,6 +415,12 @@ TELEGRAM_REQUEST_TIMEOUT_SECONDS = env.float("TELEGRAM_REQUEST_TIMEOUT_SECONDS",
 # The version of the consent text residents accept in the bot; raising it asks everyone again.
 TELEGRAM_CONSENT_VERSION = env("TELEGRAM_CONSENT_VERSION", default="2026-11")
 
+# Security headers on every response (SecurityMiddleware, XFrameOptionsMiddleware, django-csp's CSPMiddleware).
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/"
@@ -377,6 +429,28 @@ LOGOUT_REDIRECT_URL = "/"
 # (`https://tiles.example.org/{z}/{x}/{y}.png`) and the attribution its licence asks for.
 MAP_TILE_URL = env("MAP_TILE_URL", default="")
 MAP_TILE_ATTRIBUTION = env("MAP_TILE_ATTRIBUTION", default="")
+# Content-Security-Policy: scripts, styles and everything else only from this site (the pages have no inline
+# script; the only inline styles are style attributes, e.g. a progress bar's width); no framing; forms post here.
+# Map tiles may come from the tile server's origin.
+_tile_origin = ""
+if MAP_TILE_URL:
+    _tile_parts = urlsplit(MAP_TILE_URL)
+    _tile_origin = f"{_tile_parts.scheme}://{_tile_parts.netloc.replace('{s}.', '*.')}"
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "style-src-attr": [UNSAFE_INLINE],
+        "img-src": [SELF, "data:", "blob:", *([_tile_origin] if _tile_origin else [])],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 # The consent text version the web pages ask residents to accept (as TELEGRAM_CONSENT_VERSION for the bot).
 WEB_CONSENT_VERSION = env("WEB_CONSENT_VERSION", default="2026-12")
 

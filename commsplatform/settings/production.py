@@ -72,13 +72,9 @@ STORAGES = {
     "staticfiles": {"BACKEND": "commsplatform.core.storage.StaticFilesStorage"},
 }
 
-REST_FRAMEWORK = {
-    **REST_FRAMEWORK,
-    "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
-    ],
-}
+# Rate limits (base.py: DRF throttles for the API, django-ratelimit for the pages' forms) count in Redis, shared by
+# every daphne. Behind nginx the client address is the last X-Forwarded-For entry, the one nginx adds.
+REST_FRAMEWORK = {**REST_FRAMEWORK, "NUM_PROXIES": env.int("NUM_PROXIES", default=1)}
 
 # Logging: one line per record on stdout (journald keeps it). No request bodies, no SQL: residents' names,
 # phone numbers and locations stay out of the logs. daphne's access log (client addresses) is off in the units.

@@ -6,7 +6,15 @@ The channel layer is in memory for unit tests unless TEST_CHANNEL_LAYER=redis as
 import os
 
 from commsplatform.settings.base import *  # noqa: F403
-from commsplatform.settings.base import CHANNEL_LAYER_SOCKET_TIMEOUT, DATABASES, REDIS_URL, VAR_DIR, env
+from commsplatform.settings.base import (
+    CHANNEL_LAYER_SOCKET_TIMEOUT,
+    DATABASES,
+    RATE_LIMITS,
+    REDIS_URL,
+    REST_FRAMEWORK,
+    VAR_DIR,
+    env,
+)
 
 DEBUG = False
 # Tests close what they open: no connection outlives the test that opened it (threads of async tests included).
@@ -35,3 +43,10 @@ STORAGES = {
 # Other apps' tests save replies and needs, which queue classifier work on commit; no broker there.
 # Classifier tests switch it on and run the tasks inline.
 CLASSIFIER_ENABLED = False
+# Rate limits are off: tests make many requests from one address and one user. tests/security/test_rate_limits.py
+# turns them on with realistic rates (override_settings), as in every other settings module.
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,
+    "DEFAULT_THROTTLE_RATES": dict.fromkeys(REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]),
+}
+RATE_LIMITS = dict.fromkeys(RATE_LIMITS)

@@ -13,7 +13,6 @@ from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
 from accounts import permissions
@@ -22,6 +21,7 @@ from commsplatform.api_helpers import request_user as _user
 from commsplatform.api_helpers import validated as _valid
 from commsplatform.core.audit import audit_record
 from commsplatform.core.errors import NotFound, PermissionDenied, ValidationFailed
+from commsplatform.core.throttling import AnonRateThrottle, UserRateThrottle
 from rooms import events, selectors, services, transcript
 from rooms.api import serializers as s
 from rooms.models import Room, RoomVisibility

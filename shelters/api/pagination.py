@@ -2,8 +2,9 @@
 
 from typing import Any
 
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
+
+from commsplatform.core.pagination import LimitOffsetPagination
 
 
 class GeoJsonLimitOffsetPagination(LimitOffsetPagination):

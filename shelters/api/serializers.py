@@ -44,6 +44,8 @@ class ShelterFeatureSerializer(GeoFeatureModelSerializer):
 
     free_places = serializers.IntegerField(read_only=True, allow_null=True)
     beds = BedsSerializer(many=True, read_only=True)
+    # Often empty: a plain string in the schema (an empty string is not a valid "format: email").
+    email = serializers.CharField(read_only=True)
     distance_m = serializers.SerializerMethodField()
 
     class Meta:

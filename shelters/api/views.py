@@ -10,12 +10,12 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated, IsAuthenticatedOrReadOnly
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
 from commsplatform.api_helpers import request_user as _user
 from commsplatform.api_helpers import validated as _valid
 from commsplatform.core.errors import ValidationFailed
+from commsplatform.core.throttling import AnonRateThrottle, UserRateThrottle
 from shelters import selectors, services
 from shelters.api import params
 from shelters.api import serializers as s

@@ -15,6 +15,7 @@ from django.contrib.auth.forms import UserCreationForm
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
+from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import activate, gettext_lazy
 from django.utils.translation import gettext as _
@@ -33,6 +34,7 @@ from accounts.models import (
     User,
 )
 from commsplatform.core.errors import DomainError, NotFound, ValidationFailed
+from commsplatform.core.throttling import rate_limited
 from web.views.common import error_page, parse_point, resident_required, signed_in_user
 
 LANGUAGE_CODES = {code for code, _name in settings.LANGUAGES}
@@ -65,6 +67,7 @@ class SignupForm(UserCreationForm[User]):
         fields = ("username",)
 
 
+@rate_limited("signup")
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("web:welcome")
@@ -85,6 +88,9 @@ def signup(request: HttpRequest) -> HttpResponse:
     return render(request, "web/account/signup.html", {"form": form}, status=400 if form.errors else 200)
 
 
+# Sign-in attempts are limited per address and per username tried.
+@method_decorator(rate_limited("login"), name="dispatch")
+@method_decorator(rate_limited("login", key="post:username"), name="dispatch")
 class LoginView(auth_views.LoginView):
     template_name = "web/account/login.html"
     redirect_authenticated_user = True

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from alerts.selectors_reports import report_list_mine
 from alerts.services.reports import report_create
 from commsplatform.core.errors import DomainError, ValidationFailed
+from commsplatform.core.throttling import rate_limited
 from web.views.common import error_page, parse_point, resident_required, signed_in_user
 
 
@@ -40,6 +41,7 @@ def _errors(exc: DomainError) -> dict[str, str]:
 
 
 @resident_required
+@rate_limited("report", key="user_or_ip")
 def report_page(request: HttpRequest) -> HttpResponse:
     user = signed_in_user(request)
     errors: dict[str, str] = {}
