@@ -21,7 +21,7 @@ class AuditedBasicAuthentication(BasicAuthentication):
         rate = settings.RATE_LIMITS.get("login")
         if rate:
             usage = get_usage(request, group="api.basic-auth", key="ip", rate=rate, increment=False)
-            if usage is not None and usage["should_limit"]:
+            if usage is not None and usage["count"] >= usage["limit"]:
                 raise Throttled(wait=max(1, int(usage["time_left"])))
         try:
             result = super().authenticate(request)
