@@ -83,3 +83,30 @@ def test_update_reaches_earlier_recipients_and_new_ones(tree: AreaTree, broker: 
     recipients = set(Delivery.objects.filter(alert=update, state="sent").values_list("recipient_id", flat=True))
     assert recipients == {first.pk, later.pk}
     assert update.references == [f"{alert.sender},{alert.identifier},{alert.sent.isoformat()}"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sent_messages_are_recorded_across_a_lost_database_session(
+    tree: AreaTree, broker: Broker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database going away after the transport sent (a PostgreSQL restart) must not leave the claim to time
+    out: the re-drive would send the message again. The outcome is recorded once the session is back."""
+    from django.db import OperationalError
+
+    staff = staff_for(tree)
+    person = web_resident(1, 1)
+    alert = issued_alert(staff, content_over(0.5, 0.5, 2, 2))
+    dispatch_service.alert_dispatch(alert_id=alert.pk)
+    record = dispatch_service._record
+    failures = [OperationalError("server closed the connection unexpectedly")]
+
+    def record_after_a_restart(*args: object, **kwargs: object) -> None:
+        if failures:
+            raise failures.pop()
+        record(*args, **kwargs)  # type: ignore[arg-type] # the arguments deliveries_send gave
+
+    monkeypatch.setattr(dispatch_service, "_record", record_after_a_restart)
+    broker.run_batches()
+    assert not failures
+    delivery = Delivery.objects.get(alert=alert, recipient=person)
+    assert (delivery.state, delivery.attempts) == (DeliveryState.SENT, 1)

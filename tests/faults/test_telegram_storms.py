@@ -23,7 +23,8 @@ TOKEN = "424242:FAULTS-token"  # the fake server's token
 # Faster than Telegram's 30 a second, so that the case takes seconds; the fake server enforces the same rate.
 RATE_PER_BOT = 60.0
 STORM_SECONDS = 2.0
-REQUEST_TIMEOUT_SECONDS = 2.0
+# Long enough that a send the fake answers in time is never taken for a timeout on a busy CI machine.
+REQUEST_TIMEOUT_SECONDS = 4.0
 
 pytestmark = [
     pytest.mark.services,
@@ -72,8 +73,9 @@ def test_telegram_storm_mid_dispatch(
             "TELEGRAM_API_FILE_URL": fake_telegram.base_file_url,
             "TELEGRAM_RATE_PER_BOT": str(RATE_PER_BOT),
             "TELEGRAM_REQUEST_TIMEOUT_SECONDS": str(REQUEST_TIMEOUT_SECONDS),
-            # A batch of 50 waits for tokens at most half of this: more than it needs at RATE_PER_BOT.
-            "ALERT_CLAIM_TIMEOUT_SECONDS": "10",
+            # A batch of 50 waits for tokens at most half of this (more than it needs at RATE_PER_BOT), and its claim
+            # outlasts the timed-out sends of a storm.
+            "ALERT_CLAIM_TIMEOUT_SECONDS": "15",
         },
     )
     alert = issue(tree, stack)
