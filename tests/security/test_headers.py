@@ -51,7 +51,8 @@ def assert_security_headers(response: Any, what: str) -> None:
     assert directives.get("script-src") == ["'self'"], (what, policy)
     assert directives.get("frame-ancestors") == ["'none'"], (what, policy)
     assert directives.get("object-src") == ["'none'"], (what, policy)
-    assert "'unsafe-inline'" not in directives.get("style-src", []), (what, policy)
+    if what != "/api/docs/":  # Swagger UI's page keeps an inline <style> (commsplatform/urls.py)
+        assert "'unsafe-inline'" not in directives.get("style-src", []), (what, policy)
     assert "'unsafe-eval'" not in policy, (what, policy)
 
 
