@@ -4,13 +4,15 @@ Thin, as STYLE.md asks: the permission check in `connect` through a selector, on
 database access only through services and selectors wrapped with database_sync_to_async.
 """
 
+import re
 from typing import Any
+from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from accounts.models import User
-from alerts import events, selectors
+from alerts import events, selectors, selectors_resident
 from alerts.models import Alert, ReplyKind
 from alerts.services import replies
 from commsplatform.core.consumers import NoSweepDispatchMixin
@@ -18,12 +20,15 @@ from commsplatform.core.errors import DomainError
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
+# A delivery id: digits only, short enough for a bigint (int() would also take "+1", " 1" and other scripts' digits).
+DELIVERY_ID = re.compile(r"[0-9]{1,18}")
 
 
 class AlertInboxConsumer(NoSweepDispatchMixin, AsyncJsonWebsocketConsumer):
     """`ws/alerts/`: alerts sent to the signed-in person arrive here; they may answer "safe" / "need help"."""
 
     group: str | None = None
+    caught_up: frozenset[int] = frozenset()
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -33,6 +38,26 @@ class AlertInboxConsumer(NoSweepDispatchMixin, AsyncJsonWebsocketConsumer):
         self.group = events.user_group(user.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        if "after" not in query:
+            return
+        after = query["after"][0]
+        if not DELIVERY_ID.fullmatch(after):
+            await self.send_json(
+                {"type": "error", "code": "invalid", "message": "after must be a delivery id (a non-negative integer)."}
+            )
+            return
+        # Read only now, after joining the group: a delivery is then either live, or in the catch-up (sent, or
+        # claimed: its send may have reached the group before we joined), or both — the live copy is dropped.
+        frames, truncated = await self._missed(user, int(after))
+        self.caught_up = frozenset(frame["delivery_id"] for frame in frames)
+        for frame in frames:
+            await self.send_json(frame)
+        await self.send_json({"type": "catchup.done", "after": int(after), "sent": len(frames), "truncated": truncated})
+
+    @database_sync_to_async
+    def _missed(self, user: User, after: int) -> tuple[list[dict[str, Any]], bool]:
+        return selectors_resident.delivery_catchup_list(user=user, after=after)
 
     async def disconnect(self, code: int) -> None:
         if self.group is not None:
@@ -63,6 +88,11 @@ class AlertInboxConsumer(NoSweepDispatchMixin, AsyncJsonWebsocketConsumer):
         return replies.reply_record(user=user, alert=alert, kind=kind).pk
 
     async def alert_message(self, event: dict[str, Any]) -> None:
+        # Live messages that arrived while `connect` ran are handled after it: those it sent already are dropped.
+        # Not those at or below `after`: deliveries of different alerts may be sent out of id order (priorities,
+        # retries), so one below the client's newest may never have reached it; the page drops what it has.
+        if event.get("delivery_id") in self.caught_up:
+            return
         await self.send_json({**{k: v for k, v in event.items() if k != "type"}, "type": "alert"})
 
 

@@ -1,16 +1,22 @@
 """Reads for a resident's own alert inbox: the alerts sent to them or concerning them now, and their answers."""
 
 from collections.abc import Iterable
+from typing import Any
 
 from django.db.models import F, Q
+from django.utils import timezone
 
 from accounts.models import User
 from alerts import targeting
-from alerts.models import Alert, Delivery, DeliveryState, Reply
+from alerts.messages import alert_message
+from alerts.models import Alert, AlertState, Delivery, DeliveryState, Reply
 from alerts.selectors import alert_active_list
 
 # Alerts in force are few; each is checked against the person with one indexed query.
 MAX_ACTIVE_CHECKED = 20
+# Deliveries sent again to a reconnecting browser at most; the alerts page shows every alert on a reload.
+CATCHUP_LIMIT = 100
+WEBSOCKET = "websocket"  # alerts.transports.websocket.WebsocketTransport.name
 
 
 def alert_list_for_recipient(*, user: User, limit: int = 50) -> list[Alert]:
@@ -54,3 +60,51 @@ def reply_latest_by_alert(*, user: User, alert_ids: Iterable[int]) -> dict[int, 
     return {
         reply.alert_id: reply for reply in Reply.objects.filter(user=user, is_latest=True, alert_id__in=list(alert_ids))
     }
+
+
+def delivery_catchup_list(*, user: User, after: int, limit: int = CATCHUP_LIMIT) -> tuple[list[dict[str, Any]], bool]:
+    """What a browser that reconnects to `ws/alerts/?after=<delivery id>` missed: the person's websocket deliveries
+    with a greater id that were sent or are being sent (`claimed`: a send may have left just before its state was
+    recorded), each as the frame the live path sends, oldest first; and whether older ones were left out.
+
+    At most `limit`, the newest: after a long absence the latest alerts matter, and the page shows all on a reload.
+    Alerts since updated, cancelled or expired are left out, as a send would leave them out now (their update or
+    cancellation is an alert of its own, with deliveries of its own)."""
+    now = timezone.now()
+    missed = (
+        Delivery.objects.filter(
+            recipient=user,
+            transport=WEBSOCKET,
+            pk__gt=after,
+            state__in=[DeliveryState.SENT, DeliveryState.CLAIMED],
+            alert__state=AlertState.ISSUED,
+        )
+        .filter(Q(alert__expires__isnull=True) | Q(alert__expires__gt=now))
+        .order_by("-pk")
+        .values_list("pk", "alert_id", "language")
+    )
+    rows = list(missed[: limit + 1])
+    truncated = len(rows) > limit
+    rows = rows[:limit][::-1]
+    # Not the geometry: a city's polygons weigh hundreds of kilobytes, and the message needs none of it.
+    alerts = {
+        alert.pk: alert
+        for alert in Alert.objects.filter(pk__in={alert_id for _pk, alert_id, _language in rows})
+        .defer("geometry")
+        .prefetch_related("infos")
+    }
+    rendered: dict[tuple[int, str], dict[str, Any]] = {}
+    frames = []
+    for delivery_id, alert_id, language in rows:
+        key = (alert_id, language)
+        if key not in rendered:
+            rendered[key] = alert_message(alerts[alert_id], language)
+        frames.append({"type": "alert", "delivery_id": delivery_id, **rendered[key]})
+    return frames, truncated
+
+
+def delivery_latest_id(*, user: User) -> int:
+    """The newest websocket delivery to the person (0 if none): the alerts page, rendered with everything sent so
+    far, asks its live connection for what comes after it."""
+    newest = Delivery.objects.filter(recipient=user, transport=WEBSOCKET).order_by("-pk").values_list("pk", flat=True)
+    return newest.first() or 0
