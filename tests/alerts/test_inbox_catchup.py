@@ -31,7 +31,7 @@ async def _connect(user: User, path: str) -> WebsocketCommunicator:
 
 
 async def _frames_until_done(communicator: WebsocketCommunicator) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    frames = []
+    frames: list[dict[str, Any]] = []
     while True:
         frame = await communicator.receive_json_from(timeout=5)
         if frame["type"] == "catchup.done":
