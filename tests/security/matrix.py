@@ -180,7 +180,9 @@ def _place(
     objects["route"] = shelter_services.route_create(
         actor=manager, fields={"name": f"Route {where}", "geometry": line, "status": "open", "shelter": shelter}
     )
-    objects["asset"] = AssetFactory.create(owner=utility, lon=lon, lat=lat, external_id=f"PUMP-{where}", actor=owner)
+    objects["asset"] = AssetFactory.create(
+        owner=utility, lon=lon, lat=lat, external_id=f"PUMP-{where}", name=f"Pump {where}", actor=owner
+    )
     objects["room"] = rooms_services.room_create(
         actor=official, title=f"Town hall {where}", kind="town_hall", visibility="area", area=area
     )
