@@ -1,9 +1,10 @@
 """Schemathesis against the OpenAPI schema (/api/schema/), in process through Django's WSGI application.
 
-Every operation of the schema gets generated requests, once as an anonymous caller and once as a signed-in member
-of staff who holds every role over a city with data in it (areas, an issued alert, a report, a shelter, a room, a
-route, an asset, so that the ids the generated requests name often exist). Each response must not be a server
-error, must carry a status code the schema lists for the operation, and its body must conform to the schema.
+Every operation of the schema gets generated requests as an anonymous caller, as a signed-in member of staff who
+holds every role over a city with data in it (areas, an issued alert, a report, a shelter, a room, a route, an
+asset, so that the ids the generated requests name often exist), and as a resident of that city. Each response
+must not be a server error, must carry a status code the schema lists for the operation, and its body must conform
+to the schema.
 
 Bounded for CI: a few examples per operation, derandomized (the same requests on every run), no deadline, no
 example database on disk.
@@ -29,7 +30,7 @@ pytestmark = pytest.mark.django_db
 
 # Examples per operation: the signed-in run goes deeper than the anonymous one (mostly 401s). Alert content
 # (infos with areas of polygons) is slow to generate, about 2 s an example: those operations get fewer.
-MAX_EXAMPLES = {"anonymous": 4, "staff": 8}
+MAX_EXAMPLES = {"anonymous": 4, "staff": 8, "resident": 4}
 HEAVY_EXAMPLES = 2
 HEAVY = {
     "POST /api/alerts/",
@@ -100,7 +101,16 @@ def test_anonymous_requests_get_no_server_error_and_conform_to_the_schema(api_sc
     assert not failures, "\n\n".join(failures)
 
 
+def _basic(username: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{username}:{PASSWORD}".encode()).decode()}
+
+
 def test_staff_requests_get_no_server_error_and_conform_to_the_schema(api_schema, world):
-    token = base64.b64encode(f"{world.staff.username}:{PASSWORD}".encode()).decode()
-    failures = _run(api_schema, world, "staff", headers={"Authorization": f"Basic {token}"})
+    failures = _run(api_schema, world, "staff", headers=_basic(world.staff.username))
+    assert not failures, "\n\n".join(failures)
+
+
+def test_resident_requests_get_no_server_error_and_conform_to_the_schema(api_schema, world):
+    """A resident with a home, consents and a report: their own endpoints (/me/...) answer with their data."""
+    failures = _run(api_schema, world, "resident", headers=_basic(world.resident.username))
     assert not failures, "\n\n".join(failures)
