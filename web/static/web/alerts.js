@@ -171,10 +171,21 @@
     if (!window.Live) return;
     var status = document.getElementById("alerts-live-status");
     if (status) status.hidden = false;
-    window.Live.connect(list.dataset.liveUrl, {
+    // The newest delivery applied (at first, the newest the page was rendered with): every (re)connection asks for
+    // what was sent after it (?after=), so alerts sent while the connection was down are not missed (docs/alerts.md).
+    var lastId = parseInt(list.dataset.after, 10) || 0;
+    var applied = {};  // delivery ids applied: a repeat (a send retried, two copies racing) is shown once
+    window.Live.connect(function () { return list.dataset.liveUrl + "?after=" + lastId; }, {
       status: status,
       onMessage: function (data) {
-        if (data && data.type === "alert") arrive(list, data);
+        if (!data || data.type !== "alert") return;
+        var id = data.delivery_id;
+        if (typeof id === "number") {
+          if (applied[id]) return;
+          applied[id] = true;
+          if (id > lastId) lastId = id;
+        }
+        arrive(list, data);
       }
     });
   }

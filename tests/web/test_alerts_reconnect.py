@@ -1,0 +1,97 @@
+"""An alerts page whose WebSocket is cut gets, on reconnecting, the alerts sent meanwhile: each once, no reload.
+
+The page connects through Playwright's WebSocket route, so that the test can cut the connection to the server first
+(the page does not notice), issue an alert while nobody listens, then cut the page's side: live.js reconnects and
+alerts.js names the newest delivery it applied (`?after=`; at first the newest the page was rendered with), as
+docs/alerts.md describes (tests/faults/test_daphne_killed.py does the same with a daphne killed under thirty clients).
+"""
+
+import json
+import re
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from alerts.models import Delivery, DeliveryState
+from tests.alerts.factories import content_over, issued_alert, staff_for, web_resident
+from tests.web.conftest import wait_until
+
+
+def _sent(alert: Any, resident: Any) -> Delivery:
+    delivery = wait_until(
+        lambda: Delivery.objects.filter(
+            alert=alert, recipient=resident, transport="websocket", state=DeliveryState.SENT
+        ).first()
+    )
+    assert delivery is not None
+    return delivery
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_alerts_page_that_lost_its_connection_shows_the_alert_sent_meanwhile_once(visit: Any, tree: Any) -> None:
+    staff = staff_for(tree)
+    resident = web_resident(1, 1)
+    before = _sent(issued_alert(staff, content_over(0.5, 0.5, 2, 2)), resident)
+    connections: list[dict[str, Any]] = []
+
+    def route(ws: Any) -> None:
+        server = ws.connect_to_server()
+        seen: dict[str, Any] = {"url": ws.url, "page": ws, "server": server, "deliveries": []}
+        server.on_close(lambda code, reason: None)  # a cut to the server stays unnoticed by the page
+
+        def to_page(message: str | bytes) -> None:
+            frame = json.loads(message)
+            if frame.get("type") == "alert":
+                seen["deliveries"].append(frame["delivery_id"])
+            ws.send(message)
+
+        server.on_message(to_page)
+        ws.on_message(lambda message: server.send(message))
+        connections.append(seen)
+
+    page = visit("/", user=resident)
+    page.route_web_socket(re.compile(r"/ws/alerts/"), route)
+    page.reload()
+    live = page.locator("#alerts-live-status")
+    expect(live).to_have_attribute("data-state", "live")
+    page.evaluate("window.__same_page = true")
+    cards = page.locator("article.alert-card")
+    expect(cards).to_have_count(1)
+    first = connections[-1]
+    # The page was rendered with `before`: it asks for nothing older, and nothing is sent again.
+    assert first["url"].endswith(f"/ws/alerts/?after={before.pk}")
+
+    first["server"].close()  # from now on nothing from the server reaches the page
+    missed = issued_alert(staff, content_over(0.5, 0.5, 2, 2, severity="Extreme"))
+    delivery = _sent(missed, resident)  # sent to the group while the page was not in it
+    expect(cards).to_have_count(1)
+    first["page"].close(code=4000, reason="cut")
+
+    card = page.locator(f"article.alert-card[data-alert-id='{missed.pk}']")
+    expect(card).to_have_count(1, timeout=20_000)
+    expect(live).to_have_attribute("data-state", "live")
+    expect(cards).to_have_count(2)
+    assert cards.first.get_attribute("data-alert-id") == str(missed.pk)  # on top
+    assert page.evaluate("window.__same_page") is True  # no reload
+    second = connections[-1]
+    assert second is not first
+    assert second["url"].endswith(f"/ws/alerts/?after={before.pk}")
+    assert second["deliveries"] == [delivery.pk]
+
+    # Live again: the next alert arrives once, and a later reconnection starts after it.
+    later = issued_alert(staff, content_over(0.5, 0.5, 2, 2))
+    expect(page.locator(f"article.alert-card[data-alert-id='{later.pk}']")).to_have_count(1, timeout=20_000)
+    latest = _sent(later, resident)
+    second["page"].close(code=4000, reason="cut")
+    for _ in range(100):  # Playwright runs the route's handlers only while the test waits through it
+        if len(connections) > 2:
+            break
+        page.wait_for_timeout(100)
+    expect(live).to_have_attribute("data-state", "live")
+    third = connections[-1]
+    assert third is not second
+    assert third["url"].endswith(f"/ws/alerts/?after={latest.pk}")
+    expect(cards).to_have_count(3)
+    assert second["deliveries"] == [delivery.pk, latest.pk]
+    assert third["deliveries"] == []
