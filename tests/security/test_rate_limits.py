@@ -48,10 +48,17 @@ def _cache(redis_url: str, prefix: str) -> dict[str, Any]:
 
 @pytest.fixture
 def limits(redis_url: str) -> Iterator[str]:
-    """Realistic limits, counted in Redis under a key prefix of this test's own; yields the prefix."""
+    """Realistic limits, counted in Redis under a key prefix of this test's own; yields the prefix.
+
+    The clock stands still (until a test moves it on): django-ratelimit counts in fixed windows, and a window that
+    ended between two of a test's requests would reset the count under it.
+    """
     prefix = f"rate-limit-test-{uuid.uuid4().hex}"
     rest = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": API_RATES}
-    with override_settings(CACHES=_cache(redis_url, prefix), REST_FRAMEWORK=rest, RATE_LIMITS=WEB_RATES):
+    with (
+        time_machine.travel(timezone.now(), tick=False),
+        override_settings(CACHES=_cache(redis_url, prefix), REST_FRAMEWORK=rest, RATE_LIMITS=WEB_RATES),
+    ):
         yield prefix
 
 
