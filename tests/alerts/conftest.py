@@ -1,6 +1,6 @@
 """Alert tests run the pipeline by hand: batches and dispatches are recorded instead of sent to the broker.
 
-Tests marked `real_celery` (the reliability tests) use the real broker and worker instead.
+The fault suite (tests/faults) runs the real broker and workers.
 """
 
 from dataclasses import dataclass, field
@@ -25,10 +25,8 @@ class Broker:
 
 
 @pytest.fixture(autouse=True)
-def broker(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Broker:
+def broker(monkeypatch: pytest.MonkeyPatch) -> Broker:
     recorded = Broker()
-    if request.node.get_closest_marker("real_celery"):
-        return recorded
 
     def enqueue(priority: int, transport: str, ids: list[int], countdown: float = 0.0) -> None:
         recorded.batches.append((transport, list(ids)))
