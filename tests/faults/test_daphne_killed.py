@@ -12,9 +12,16 @@ without `?after=` and send a `catchup` frame once open; that raced the live even
 arrived twice.)
 
 Targeted: every post made once all residents were connected, times the residents. Delivered: the posts each
-resident received at least once. The stream of alerts (`ws/alerts/`) is not part of this case: it has no catch-up
-(a reconnecting client is sent only what arrives after it is back; web/static/web/alerts.js asks for nothing it
-missed), so alerts delivered while a resident's daphne was down reach them only on a reload of their alerts page.
+resident received at least once.
+
+The second case does the same for the alert inbox (`ws/alerts/`): thirty residents are connected to daphne `a`;
+staff issue ALERTS alerts over HTTP on daphne `b`, one every ALERT_INTERVAL seconds, each dispatched by the alerts
+worker and sent to all thirty by the deliveries worker through the channel layer; daphne `a` gets SIGKILL right after
+the ALERT_KILL_AFTER-th is issued, while its sends are in flight. Each client does what web/static/web/alerts.js
+does (docs/alerts.md): it reconnects to the daphne left with `ws/alerts/?after=<the newest delivery id it applied>`
+and is sent, before anything live, the deliveries it missed. Targeted: alerts times residents (each resident has one
+websocket delivery per alert); delivered: alerts each client received at least once; duplicated: frames of an alert
+a client had received already.
 """
 
 import asyncio
@@ -33,11 +40,25 @@ from django.conf import settings
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from accounts.models import Role
+from alerts.models import Delivery, DeliveryState
 from rooms import services as room_services
 from rooms.models import RoomKind, RoomVisibility
+from tests.alerts.factories import rectangle, staff_for, web_resident
 from tests.factories import UserFactory, grant, make_area_tree, resident_at
 from tests.faults.report import fault_report
-from tests.stack import Stack, database_url, redis_url_for_db, session_cookie, sharing_the_stack, ws_connect, ws_expect
+from tests.stack import (
+    SKIPPED_FAMILIES,
+    Stack,
+    basic_auth,
+    database_url,
+    http_json,
+    redis_url_for_db,
+    session_cookie,
+    sharing_the_stack,
+    worker_families,
+    ws_connect,
+    ws_expect,
+)
 
 PARTICIPANTS = 20
 POSTS = 40
@@ -48,6 +69,12 @@ FIRST_BACKOFF = 0.5  # live.js's first reconnection delay
 CATCH_UP_TIMEOUT = 30.0
 # The stack's broker and channel layer: a Redis database of this case's own.
 REDIS_DB = 12
+# The alert inbox case.
+INBOXES = 30
+ALERTS = 8
+ALERT_KILL_AFTER = 3  # daphne a is killed right after issuing this many, while their sends are in flight
+ALERT_INTERVAL = 0.3
+PASSWORD = "a-test-password-42"  # UserFactory's
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
 
@@ -55,6 +82,16 @@ pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pyt
 @pytest.fixture
 def stack(django_db_blocker: Any, tmp_path: Path) -> Iterator[Stack]:
     """Two daphnes (rooms need no worker: events are published by the daphne that commits them)."""
+    yield from _stack(django_db_blocker, tmp_path, with_workers=False)
+
+
+@pytest.fixture
+def stack_with_workers(django_db_blocker: Any, tmp_path: Path) -> Iterator[Stack]:
+    """Two daphnes and the workers an alert needs: `alerts` (dispatch) and `deliveries` (the sends)."""
+    yield from _stack(django_db_blocker, tmp_path, with_workers=True)
+
+
+def _stack(django_db_blocker: Any, tmp_path: Path, *, with_workers: bool) -> Iterator[Stack]:
     try:
         redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1).ping()
     except redis.RedisError as exc:
@@ -68,7 +105,8 @@ def stack(django_db_blocker: Any, tmp_path: Path) -> Iterator[Stack]:
         pytest.skip(message)
     redis_url = redis_url_for_db(REDIS_DB)
     redis.Redis.from_url(redis_url).flushdb()
-    stack = Stack(tmp_path / "stack", database_url=url, redis_url=redis_url)
+    families = worker_families(skip=(*SKIPPED_FAMILIES, "default")).values() if with_workers else ()
+    stack = Stack(tmp_path / "stack", database_url=url, redis_url=redis_url, families=families)
     try:
         stack.start()
         with sharing_the_stack(redis_url):
@@ -248,3 +286,181 @@ def test_clients_of_a_killed_daphne_reconnect_to_the_other_and_catch_up_without_
 
     start = min(person.first_welcome for person in people)
     assert asyncio.run(returning()) == posted
+
+
+# --- the alert inbox ---
+
+
+@dataclass
+class Inbox:
+    """One resident's alerts page: where it is connected, the newest delivery it applied, the frames per alert."""
+
+    cookie: str
+    daphne: str = "a"
+    last_id: int = 0
+    received: Counter[int] = field(default_factory=Counter)  # alert id -> frames received
+    deliveries: set[int] = field(default_factory=set)
+    connections: list[str] = field(default_factory=list)
+    caught_up: int = 0  # alerts received in a catch-up (between connecting and catchup.done)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    connected: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+async def _read_inbox(stack: Stack, person: Inbox, done: asyncio.Event) -> None:
+    """Read ws/alerts/ until `done`; every connection asks for what came after the newest delivery applied (the page
+    was rendered with no alert: 0 at first); on a lost connection, reconnect to the daphne left."""
+    backoff = FIRST_BACKOFF
+    while not done.is_set():
+        try:
+            ws = await ws_connect(
+                stack.ws_url(person.daphne, f"/ws/alerts/?after={person.last_id}"), cookie=person.cookie
+            )
+        except (OSError, InvalidHandshake, InvalidStatus, TimeoutError):
+            await asyncio.sleep(backoff * (1 + random.random() / 2))
+            backoff = min(backoff * 2, 15)
+            continue
+        backoff = FIRST_BACKOFF
+        person.connections.append(person.daphne)
+        catching_up = True
+        try:
+            async for raw in ws:
+                frame = json.loads(raw)
+                kind = frame.get("type")
+                if kind == "alert":
+                    person.received[frame["alert_id"]] += 1
+                    person.deliveries.add(frame["delivery_id"])
+                    person.last_id = max(person.last_id, frame["delivery_id"])
+                    person.caught_up += catching_up
+                elif kind == "catchup.done":
+                    catching_up = False
+                    person.connected.set()
+                elif kind == "error":
+                    person.errors.append(frame)
+                if done.is_set():
+                    break
+        except ConnectionClosed:
+            pass
+        finally:
+            await ws.close()
+        if not done.is_set():
+            person.daphne = "b"
+            await asyncio.sleep(FIRST_BACKOFF * (1 + random.random() / 2))
+
+
+def _issue_over_http(stack: Stack, drafter: str, approver: str, n: int) -> int:
+    """Draft, submit and approve-and-issue one alert over the API of daphne b, as staff do; its id."""
+    body = {
+        "infos": [
+            {
+                "language": "en-US",
+                "categories": ["Met"],
+                "event": "Flood",
+                "urgency": "Immediate",
+                "severity": "Severe",
+                "certainty": "Observed",
+                "headline": f"River level, bulletin {n + 1}",
+                "areas": [{"area_desc": "Riverside", "polygons": [rectangle(0.5, 0.5, 7, 7)]}],
+            }
+        ]
+    }
+    status, created = http_json("POST", stack.http_url("b", "/api/alerts/"), body, authorization=drafter)
+    assert status == 201, created
+    alert_id: int = created["id"]
+    status, answer = http_json("POST", stack.http_url("b", f"/api/alerts/{alert_id}/submit/"), authorization=drafter)
+    assert status == 200, answer
+    status, answer = http_json(
+        "POST", stack.http_url("b", f"/api/alerts/{alert_id}/approve/"), {"issue": True}, authorization=approver
+    )
+    assert status == 200, answer
+    assert answer["state"] == "issued", answer
+    return alert_id
+
+
+async def _alert_scenario(
+    stack: Stack, drafter: str, approver: str, people: list[Inbox]
+) -> tuple[list[int], int, float]:
+    """Issue ALERTS alerts on b, kill a right after ALERT_KILL_AFTER of them; the alert ids, how many were issued
+    after the kill, and how long the slowest client took to have every alert once the last was issued."""
+    done = asyncio.Event()
+    readers = [asyncio.create_task(_read_inbox(stack, person, done)) for person in people]
+    try:
+        await asyncio.wait_for(asyncio.gather(*(person.connected.wait() for person in people)), 30)
+        issued: list[int] = []
+        killed_at = 0
+        for n in range(ALERTS):
+            issued.append(await asyncio.to_thread(_issue_over_http, stack, drafter, approver, n))
+            if n + 1 == ALERT_KILL_AFTER:
+                await asyncio.to_thread(stack.kill, "daphne-a")
+                killed_at = len(issued)
+            await asyncio.sleep(ALERT_INTERVAL)
+        loop = asyncio.get_running_loop()
+        finished = loop.time()
+        wanted = set(issued)
+        while not all(wanted <= set(person.received) for person in people):
+            if loop.time() - finished > CATCH_UP_TIMEOUT:
+                break  # counted as lost below
+            await asyncio.sleep(0.1)
+        waited = loop.time() - finished
+        await asyncio.sleep(0.5)  # a repeat still in flight would arrive now
+        return issued, len(issued) - killed_at, waited
+    finally:
+        done.set()
+        for task in readers:
+            task.cancel()
+        await asyncio.gather(*readers, return_exceptions=True)
+
+
+@pytest.mark.timeout(60)
+def test_alert_inboxes_of_a_killed_daphne_reconnect_to_the_other_and_catch_up_without_loss_or_duplicate(
+    stack_with_workers: Stack,
+) -> None:
+    stack = stack_with_workers
+    tree = make_area_tree()
+    team = staff_for(tree)
+    residents = [web_resident(1 + (n % 6), 1 + (n // 6), username=f"inbox{n}") for n in range(INBOXES)]
+    cookies = [session_cookie(resident) for resident in residents]
+    drafter = basic_auth(team.drafter.username, PASSWORD)
+    approver = basic_auth(team.approver.username, PASSWORD)
+
+    async def run() -> tuple[list[Inbox], list[int], int, float]:
+        people = [Inbox(cookie=cookie) for cookie in cookies]
+        issued, after_kill, waited = await _alert_scenario(stack, drafter, approver, people)
+        return people, issued, after_kill, waited
+
+    people, issued, after_kill, waited = asyncio.run(run())
+
+    assert not stack.alive("daphne-a")
+    wanted = set(issued)
+    targeted = len(issued) * len(people)
+    # Every resident was sent every alert, on the websocket, and every send was recorded.
+    websocket = Delivery.objects.filter(alert_id__in=issued, transport="websocket")
+    assert websocket.count() == targeted
+    assert not websocket.exclude(state=DeliveryState.SENT).exists()
+    delivered = sum(len(wanted & set(person.received)) for person in people)
+    duplicated = sum(count - 1 for person in people for count in person.received.values() if count > 1)
+    strays = sum(1 for person in people for alert_id in person.received if alert_id not in wanted)
+    # Each client was sent its own deliveries only.
+    own = {
+        resident_pk: set(websocket.filter(recipient_id=resident_pk).values_list("pk", flat=True))
+        for resident_pk in (resident.pk for resident in residents)
+    }
+    foreign = sum(len(person.deliveries - own[resident.pk]) for person, resident in zip(people, residents, strict=True))
+    moved = sum(1 for person in people if person.connections[:1] == ["a"] and person.connections[-1] == "b")
+    caught_up = sum(person.caught_up for person in people)
+    fault_report(
+        "daphne killed with clients connected (alert inboxes)",
+        targeted=targeted,
+        delivered=delivered,
+        lost=targeted - delivered,
+        duplicated=duplicated + strays + foreign,
+        detail=(
+            f"{len(people)} inboxes on daphne a, {len(issued)} alerts issued on b and sent by the workers,"
+            f" a SIGKILLed after {len(issued) - after_kill}; {moved} clients moved to b,"
+            f" {caught_up} alerts caught up on reconnecting, all had every alert {waited:.1f} s after the last"
+        ),
+    )
+    assert [person.errors for person in people if person.errors] == []
+    # The case proves something only if every client lost its connection and alerts went on meanwhile.
+    assert moved == len(people), [person.connections for person in people]
+    assert after_kill > 0
+    assert caught_up > 0
