@@ -22,6 +22,19 @@ CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 # A delivery id: digits only, short enough for a bigint (int() would also take "+1", " 1" and other scripts' digits).
 DELIVERY_ID = re.compile(r"[0-9]{1,18}")
+MAX_HAVE = 50  # ids a reconnecting browser names as applied already (`have`), below its newest
+
+
+def catchup_query(query_string: bytes) -> tuple[int, list[int]] | None:
+    """`?after=<delivery id>&have=<id>,<id>…` of a reconnecting inbox (docs/alerts.md); None without `after`."""
+    query = parse_qs(query_string.decode("latin-1"), keep_blank_values=True)
+    if "after" not in query:
+        return None
+    after, have = query["after"][0], query.get("have", [""])[0]
+    have_ids = have.split(",") if have else []
+    if not DELIVERY_ID.fullmatch(after) or len(have_ids) > MAX_HAVE or not all(map(DELIVERY_ID.fullmatch, have_ids)):
+        raise ValueError(f"after must be a delivery id, and have at most {MAX_HAVE} of them, comma-separated.")
+    return int(after), [int(pk) for pk in have_ids]
 
 
 class AlertInboxConsumer(NoSweepDispatchMixin, AsyncJsonWebsocketConsumer):
@@ -38,26 +51,25 @@ class AlertInboxConsumer(NoSweepDispatchMixin, AsyncJsonWebsocketConsumer):
         self.group = events.user_group(user.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
-        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
-        if "after" not in query:
+        try:
+            catchup = catchup_query(self.scope.get("query_string", b""))
+        except ValueError as exc:
+            await self.send_json({"type": "error", "code": "invalid", "message": str(exc)})
             return
-        after = query["after"][0]
-        if not DELIVERY_ID.fullmatch(after):
-            await self.send_json(
-                {"type": "error", "code": "invalid", "message": "after must be a delivery id (a non-negative integer)."}
-            )
+        if catchup is None:
             return
+        after, have = catchup
         # Read only now, after joining the group: a delivery is then either live, or in the catch-up (sent, or
         # claimed: its send may have reached the group before we joined), or both — the live copy is dropped.
-        frames, truncated = await self._missed(user, int(after))
+        frames, truncated = await self._missed(user, after, have)
         self.caught_up = frozenset(frame["delivery_id"] for frame in frames)
         for frame in frames:
             await self.send_json(frame)
-        await self.send_json({"type": "catchup.done", "after": int(after), "sent": len(frames), "truncated": truncated})
+        await self.send_json({"type": "catchup.done", "after": after, "sent": len(frames), "truncated": truncated})
 
     @database_sync_to_async
-    def _missed(self, user: User, after: int) -> tuple[list[dict[str, Any]], bool]:
-        return selectors_resident.delivery_catchup_list(user=user, after=after)
+    def _missed(self, user: User, after: int, have: list[int]) -> tuple[list[dict[str, Any]], bool]:
+        return selectors_resident.delivery_catchup_list(user=user, after=after, have=have)
 
     async def disconnect(self, code: int) -> None:
         if self.group is not None:

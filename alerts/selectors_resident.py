@@ -1,6 +1,7 @@
 """Reads for a resident's own alert inbox: the alerts sent to them or concerning them now, and their answers."""
 
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any
 
 from django.db.models import F, Q
@@ -16,6 +17,8 @@ from alerts.selectors import alert_active_list
 MAX_ACTIVE_CHECKED = 20
 # Deliveries sent again to a reconnecting browser at most; the alerts page shows every alert on a reload.
 CATCHUP_LIMIT = 100
+# Seconds allowed between the clocks of two deliveries workers (see delivery_catchup_list).
+CATCHUP_CLOCK_MARGIN = 10
 WEBSOCKET = "websocket"  # alerts.transports.websocket.WebsocketTransport.name
 
 
@@ -62,24 +65,43 @@ def reply_latest_by_alert(*, user: User, alert_ids: Iterable[int]) -> dict[int, 
     }
 
 
-def delivery_catchup_list(*, user: User, after: int, limit: int = CATCHUP_LIMIT) -> tuple[list[dict[str, Any]], bool]:
-    """What a browser that reconnects to `ws/alerts/?after=<delivery id>` missed: the person's websocket deliveries
-    with a greater id that were sent or are being sent (`claimed`: a send may have left just before its state was
+def delivery_catchup_list(
+    *, user: User, after: int, have: Iterable[int] = (), limit: int = CATCHUP_LIMIT
+) -> tuple[list[dict[str, Any]], bool]:
+    """What a browser that reconnects to `ws/alerts/?after=<delivery id>&have=<ids>` missed: the person's websocket
+    deliveries that were sent or are being sent (`claimed`: a send may have left just before its state was
     recorded), each as the frame the live path sends, oldest first; and whether older ones were left out.
+
+    Those with a greater id than `after` (the newest the browser applied), and those with a smaller one that may have
+    been sent after it, less the ids the browser says it has (`have`). Ids follow the order alerts were dispatched in,
+    not the order of the sends: two alerts' batches run side by side on the deliveries workers, so an older alert's
+    delivery may leave after a newer one reached the browser, and go to a connection that has just died. Such a send
+    was recorded after `after` was claimed (the send of `after` follows its claim), give or take the clocks of two
+    workers (CATCHUP_CLOCK_MARGIN).
 
     At most `limit`, the newest: after a long absence the latest alerts matter, and the page shows all on a reload.
     Alerts since updated, cancelled or expired are left out, as a send would leave them out now (their update or
     cancellation is an alert of its own, with deliveries of its own)."""
+    window = Q(pk__gt=after)
+    newest_claimed = (
+        Delivery.objects.filter(recipient=user, transport=WEBSOCKET, pk=after)
+        .values_list("claimed_at", flat=True)
+        .first()
+    )
+    if newest_claimed is not None:
+        since = newest_claimed - timedelta(seconds=CATCHUP_CLOCK_MARGIN)
+        window |= Q(pk__lt=after) & (Q(state=DeliveryState.CLAIMED) | Q(sent_at__gte=since))
     now = timezone.now()
     missed = (
         Delivery.objects.filter(
+            window,
             recipient=user,
             transport=WEBSOCKET,
-            pk__gt=after,
             state__in=[DeliveryState.SENT, DeliveryState.CLAIMED],
             alert__state=AlertState.ISSUED,
         )
         .filter(Q(alert__expires__isnull=True) | Q(alert__expires__gt=now))
+        .exclude(pk__in=list(have))
         .order_by("-pk")
         .values_list("pk", "alert_id", "language")
     )
@@ -103,8 +125,8 @@ def delivery_catchup_list(*, user: User, after: int, limit: int = CATCHUP_LIMIT)
     return frames, truncated
 
 
-def delivery_latest_id(*, user: User) -> int:
-    """The newest websocket delivery to the person (0 if none): the alerts page, rendered with everything sent so
-    far, asks its live connection for what comes after it."""
+def delivery_recent_ids(*, user: User, limit: int = 20) -> list[int]:
+    """The person's newest websocket deliveries (ids, newest first): the alerts page, rendered with everything sent so
+    far, asks its live connection for what comes after the first (`after`) and names them all as had (`have`)."""
     newest = Delivery.objects.filter(recipient=user, transport=WEBSOCKET).order_by("-pk").values_list("pk", flat=True)
-    return newest.first() or 0
+    return list(newest[:limit])

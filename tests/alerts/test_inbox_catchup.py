@@ -11,7 +11,7 @@ from accounts.models import User
 from alerts import events
 from alerts.messages import alert_message
 from alerts.models import Alert, Delivery, DeliveryState
-from alerts.selectors_resident import delivery_catchup_list, delivery_latest_id
+from alerts.selectors_resident import delivery_catchup_list, delivery_recent_ids
 from alerts.services import dispatch as dispatch_service
 from alerts.services import lifecycle
 from commsplatform.asgi import application
@@ -112,11 +112,11 @@ def test_the_catch_up_is_bounded_to_the_newest_and_says_so(tree: AreaTree, broke
     frames, truncated = delivery_catchup_list(user=resident, after=0, limit=2)
     assert [frame["delivery_id"] for frame in frames] == ids[2:]
     assert truncated
-    frames, truncated = delivery_catchup_list(user=resident, after=ids[1], limit=2)
+    frames, truncated = delivery_catchup_list(user=resident, after=ids[1], have=[ids[0]], limit=2)
     assert [frame["delivery_id"] for frame in frames] == ids[2:]
     assert not truncated
-    assert delivery_latest_id(user=resident) == ids[-1]
-    assert delivery_latest_id(user=web_resident(1, 1)) == 0
+    assert delivery_recent_ids(user=resident, limit=3) == ids[:0:-1]
+    assert delivery_recent_ids(user=web_resident(1, 1)) == []
 
 
 def test_only_alerts_a_send_would_still_send_are_caught_up(tree: AreaTree, broker: Broker) -> None:
@@ -141,9 +141,54 @@ def test_only_alerts_a_send_would_still_send_are_caught_up(tree: AreaTree, broke
     assert frames[1]["msg_type"] == "Cancel"
 
 
-@pytest.mark.parametrize("after", ["-1", "abc", "1.5", "+3", "%20 4", "", "1" * 19, "١٢"])
+def test_an_older_alert_sent_after_a_newer_one_reached_the_browser_is_caught_up_unless_the_browser_has_it(
+    tree: AreaTree, broker: Broker
+) -> None:
+    """Two alerts' batches run side by side: the newer alert's delivery reaches the browser, then its connection
+    drops, then the older alert's delivery (a smaller id) is sent. `after` alone would skip it."""
+    staff = staff_for(tree)
+    resident = web_resident(1, 1)
+    older, newer = (issued_alert(staff, content_over(0.5, 0.5, 2, 2)) for _ in range(2))
+    for alert in (older, newer):
+        dispatch_service.alert_dispatch(alert_id=alert.pk)
+    (older_batch, older_ids), (newer_batch, newer_ids) = broker.batches
+    broker.batches.clear()
+    dispatch_service.deliveries_send(transport_name=newer_batch, delivery_ids=newer_ids)  # the browser applies it
+    dispatch_service.deliveries_send(transport_name=older_batch, delivery_ids=older_ids)  # after the drop
+    late, applied = _delivery(older, resident), _delivery(newer, resident)
+    assert late.pk < applied.pk
+
+    async def scenario(path: str) -> list[int]:
+        inbox = await _connect(resident, path)
+        frames, _ = await _frames_until_done(inbox)
+        await inbox.disconnect()
+        return [frame["delivery_id"] for frame in frames]
+
+    assert asyncio.run(scenario(f"/ws/alerts/?after={applied.pk}")) == [late.pk]
+    assert asyncio.run(scenario(f"/ws/alerts/?after={applied.pk}&have={late.pk}")) == []
+    # Someone else's delivery as `after` opens no window onto the person's own.
+    other = web_resident(1, 1)
+    assert delivery_catchup_list(user=other, after=applied.pk) == ([], False)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "after=-1",
+        "after=abc",
+        "after=1.5",
+        "after=+3",
+        "after=%20 4",
+        "after=",
+        "after=" + "1" * 19,
+        "after=١٢",
+        "after=3&have=x",
+        "after=3&have=1,,2",
+        "after=3&have=" + ",".join(["1"] * 51),
+    ],
+)
 def test_a_bad_after_is_answered_with_an_error_and_the_inbox_stays_live(
-    tree: AreaTree, broker: Broker, after: str
+    tree: AreaTree, broker: Broker, query: str
 ) -> None:
     staff = staff_for(tree)
     resident = web_resident(1, 1)
@@ -152,7 +197,7 @@ def test_a_bad_after_is_answered_with_an_error_and_the_inbox_stays_live(
     payload = alert_message(alert, "en-US")
 
     async def scenario() -> tuple[dict[str, Any], dict[str, Any]]:
-        inbox = await _connect(resident, f"/ws/alerts/?after={after}")
+        inbox = await _connect(resident, f"/ws/alerts/?{query}")
         error = await inbox.receive_json_from(timeout=5)
         await events.alert_message_to_user(resident.pk, delivery.pk, payload)
         live = await inbox.receive_json_from(timeout=5)

@@ -19,7 +19,8 @@ staff issue ALERTS alerts over HTTP on daphne `b`, one every ALERT_INTERVAL seco
 worker and sent to all thirty by the deliveries worker through the channel layer; daphne `a` gets SIGKILL right after
 the ALERT_KILL_AFTER-th is issued, while its sends are in flight. Each client does what web/static/web/alerts.js
 does (docs/alerts.md): it reconnects to the daphne left with `ws/alerts/?after=<the newest delivery id it applied>`
-and is sent, before anything live, the deliveries it missed. Targeted: alerts times residents (each resident has one
+(and `&have=<those below it>`: an older alert's delivery may be sent after a newer one's) and is sent, before
+anything live, the deliveries it missed. Targeted: alerts times residents (each resident has one
 websocket delivery per alert); delivered: alerts each client received at least once; duplicated: frames of an alert
 a client had received already.
 """
@@ -308,13 +309,14 @@ class Inbox:
 
 async def _read_inbox(stack: Stack, person: Inbox, done: asyncio.Event) -> None:
     """Read ws/alerts/ until `done`; every connection asks for what came after the newest delivery applied (the page
-    was rendered with no alert: 0 at first); on a lost connection, reconnect to the daphne left."""
+    was rendered with no alert: 0 at first) and names those below it it has, as alerts.js does; on a lost connection,
+    reconnect to the daphne left."""
     backoff = FIRST_BACKOFF
     while not done.is_set():
+        have = sorted(pk for pk in person.deliveries if pk < person.last_id)[-20:]
+        query = f"?after={person.last_id}" + (f"&have={','.join(map(str, have))}" if have else "")
         try:
-            ws = await ws_connect(
-                stack.ws_url(person.daphne, f"/ws/alerts/?after={person.last_id}"), cookie=person.cookie
-            )
+            ws = await ws_connect(stack.ws_url(person.daphne, f"/ws/alerts/{query}"), cookie=person.cookie)
         except (OSError, InvalidHandshake, InvalidStatus, TimeoutError):
             await asyncio.sleep(backoff * (1 + random.random() / 2))
             backoff = min(backoff * 2, 15)

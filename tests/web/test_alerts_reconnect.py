@@ -2,7 +2,8 @@
 
 The page connects through Playwright's WebSocket route, so that the test can cut the connection to the server first
 (the page does not notice), issue an alert while nobody listens, then cut the page's side: live.js reconnects and
-alerts.js names the newest delivery it applied (`?after=`; at first the newest the page was rendered with), as
+alerts.js names the newest delivery it applied (`?after=`; at first the newest the page was rendered with) and those
+below it it has (`&have=`), as
 docs/alerts.md describes (tests/faults/test_daphne_killed.py does the same with a daphne killed under thirty clients).
 """
 
@@ -91,7 +92,7 @@ def test_an_alerts_page_that_lost_its_connection_shows_the_alert_sent_meanwhile_
     expect(live).to_have_attribute("data-state", "live")
     third = connections[-1]
     assert third is not second
-    assert third["url"].endswith(f"/ws/alerts/?after={latest.pk}")
+    assert third["url"].endswith(f"/ws/alerts/?after={latest.pk}&have={before.pk},{delivery.pk}")
     expect(cards).to_have_count(3)
     assert second["deliveries"] == [delivery.pk, latest.pk]
     assert third["deliveries"] == []

@@ -99,8 +99,8 @@ def home(request: HttpRequest) -> HttpResponse:
             "other_cards": _cards(request, others, answerable=False),
             "web_alerts_on": _web_alerts_on(user),
             "labels": _labels(),
-            # The live connection asks for what was sent after the page was rendered (ws/alerts/?after=).
-            "live_after": selectors_resident.delivery_latest_id(user=user),
+            # The live connection asks for what was sent after the page was rendered (ws/alerts/?after=&have=).
+            "live_deliveries": selectors_resident.delivery_recent_ids(user=user),
         }
     else:
         alerts = list(selectors.alert_active_list().order_by("-pk")[:50])

@@ -172,10 +172,21 @@
     var status = document.getElementById("alerts-live-status");
     if (status) status.hidden = false;
     // The newest delivery applied (at first, the newest the page was rendered with): every (re)connection asks for
-    // what was sent after it (?after=), so alerts sent while the connection was down are not missed (docs/alerts.md).
+    // what was sent after it (?after=), and names the ones below it it has (&have=): an older alert's delivery may
+    // be sent after a newer one's, so alerts sent while the connection was down are not missed (docs/alerts.md).
     var lastId = parseInt(list.dataset.after, 10) || 0;
-    var applied = {};  // delivery ids applied: a repeat (a send retried, two copies racing) is shown once
-    window.Live.connect(function () { return list.dataset.liveUrl + "?after=" + lastId; }, {
+    var applied = {};  // delivery ids applied (or rendered with the page): a repeat is shown once
+    (list.dataset.have || "").split(",").forEach(function (text) {
+      var id = parseInt(text, 10);
+      if (id > 0) applied[id] = true;
+    });
+    function path() {
+      var have = Object.keys(applied).map(Number).filter(function (id) { return id < lastId; });
+      have.sort(function (a, b) { return a - b; });
+      have = have.slice(-20);
+      return list.dataset.liveUrl + "?after=" + lastId + (have.length ? "&have=" + have.join(",") : "");
+    }
+    window.Live.connect(path, {
       status: status,
       onMessage: function (data) {
         if (!data || data.type !== "alert") return;
