@@ -388,8 +388,8 @@ def test_the_deliveries_chart_is_for_staff_of_the_alerts_area(tree, monkeypatch,
     assert 'id="deliveries-data"' in content
     outsider = UserFactory.create()
     grant(outsider, Role.ALERT_DRAFTER, tree.city_b, tree.organisation)
-    # Staff of another area are not told the alert exists.
-    assert signed_in(outsider).get(f"/console/charts/deliveries/{alert.pk}/").status_code == 404
+    # Staff of another area read the issued public alert like anyone, but not its delivery figures.
+    assert signed_in(outsider).get(f"/console/charts/deliveries/{alert.pk}/").status_code == 403
     assert signed_in(drafter).get("/console/charts/deliveries/999999/").status_code == 404
     assert signed_in(drafter).get(f"/console/charts/deliveries/{alert.pk}/?bucket=0").status_code == 400
 
