@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 import schemathesis
+from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
-from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -52,7 +52,8 @@ def api_schema(db: None) -> Iterator[Any]:
     request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
     try:
-        yield schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application())
+        # The handler itself: get_wsgi_application() would run django.setup() again, which reconfigures logging.
+        yield schemathesis.openapi.from_wsgi("/api/schema/", WSGIHandler())
     finally:
         request_started.connect(close_old_connections)
         request_finished.connect(close_old_connections)
