@@ -10,6 +10,10 @@ from rest_framework.test import APIClient
 
 from tests.factories import AreaTree, make_area_tree
 
+# No personal data in logs: records the residents' data the run creates, captures every log record, and scans the
+# run's logs at the end (tests/personal_data.py).
+pytest_plugins = ["tests.personal_data"]
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA_DIR = Path(os.environ.get("SHARED_DATA_DIR", REPO_ROOT.parent / "shared" / "data"))
 

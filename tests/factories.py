@@ -4,10 +4,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import factory
+import factory.random
 from django.contrib.gis.geos import MultiPolygon, Point, Polygon
 
 from accounts import services
 from accounts.models import AdministrativeArea, AreaLevel, ConsentPurpose, Membership, Organisation, User
+
+# The same names in every run, so that a finding of the log scan can be reproduced.
+factory.random.reseed_random("commsplatform-tests")
 
 
 def square(x0: float, y0: float, x1: float, y1: float) -> MultiPolygon:
@@ -20,7 +24,16 @@ class UserFactory(factory.Factory[User]):
 
     username = factory.Sequence(lambda n: f"person{n}")
     password = "a-test-password-42"
-    email = factory.LazyAttribute(lambda o: f"{o.username}@example.org")
+    # Real-looking names and addresses: the scan of the run's logs for personal data (tests/personal_data.py)
+    # looks for them, so they must look like what a leak would print.
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    email = factory.LazyAttribute(
+        lambda o: (
+            "".join(c for c in f"{o.first_name}.{o.last_name}.{o.username}" if c.isalnum() or c == ".").lower()
+            + "@example.org"
+        )
+    )
     preferred_language = "en"
 
     @classmethod

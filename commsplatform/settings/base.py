@@ -467,5 +467,9 @@ LOGGING = {
         # httpx logs every request's URL at INFO, and a Bot API URL holds the bot's token: never below WARNING.
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
+        # python-telegram-bot logs every Bot API call at DEBUG with its parameters and the answer: chat ids, the
+        # resident's first name, the text of the message (what residents wrote, echoed back). Never below INFO,
+        # even with LOG_LEVEL=DEBUG (found by the log scan of tests/personal_data.py).
+        "telegram": {"level": "INFO"},
     },
 }

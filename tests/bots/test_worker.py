@@ -53,7 +53,7 @@ def worker(fake_telegram, redis_url, tmp_path):
             "--without-gossip",
             "--without-mingle",
             "--loglevel",
-            "WARNING",
+            "INFO",  # what a production worker logs: the log scan for personal data reads it
         ],
         cwd=REPO,
         env=env,

@@ -5,6 +5,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from django.test import override_settings
@@ -13,7 +14,7 @@ from commsplatform.celery import app as celery_app
 from tests.conftest import REPO_ROOT
 
 
-def _start_worker(redis_url: str) -> subprocess.Popen[bytes]:
+def _start_worker(redis_url: str, log: Path) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "commsplatform.settings.test",
@@ -38,18 +39,19 @@ def _start_worker(redis_url: str) -> subprocess.Popen[bytes]:
             "--without-mingle",
             "--without-gossip",
             "-l",
-            "warning",
+            "info",
         ],
         cwd=REPO_ROOT,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        # Into the run's basetemp, where the log scan for personal data reads it (tests/personal_data.py).
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
     )
 
 
 @pytest.fixture
-def worker(redis_url: str) -> Iterator[None]:
-    process = _start_worker(redis_url)
+def worker(redis_url: str, tmp_path: Path) -> Iterator[None]:
+    process = _start_worker(redis_url, tmp_path / "worker.log")
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

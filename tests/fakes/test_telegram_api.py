@@ -416,14 +416,14 @@ def test_wait_for_waits_for_a_matching_message(fake):
     assert fake.calls == []
 
 
-def test_cli_serves_until_sigterm():
+def test_cli_serves_until_sigterm(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.fakes.telegram_api", "--port", "0", "--token", "9:T"],
         cwd=REPO_ROOT,
         env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,  # its first line is the URL it serves on
+        stderr=(tmp_path / "fake-telegram.log").open("wb"),
         text=True,
     )
     try:
