@@ -274,6 +274,14 @@ class Visitor:
         context.add_cookies(cookies)
         page = context.new_page()
         page.on("pageerror", lambda error: self.errors.append(f"{page.url}: {error}"))
+        # A script, style or connection the Content-Security-Policy refused raises no page error: Chromium only
+        # says so on the console.
+        page.on(
+            "console",
+            lambda message: (
+                self.errors.append(f"{page.url}: {message.text}") if "Content Security Policy" in message.text else None
+            ),
+        )
         page.goto(path)
         return page
 
@@ -288,7 +296,7 @@ def visit(web_server: WebServer, browser: Any, transactional_db: None) -> Iterat
     visitor = Visitor(browser=browser, base_url=web_server.base_url)
     yield visitor
     visitor.close()
-    assert not visitor.errors, "JavaScript errors in the pages:\n" + "\n".join(visitor.errors)
+    assert not visitor.errors, "JavaScript errors or CSP refusals in the pages:\n" + "\n".join(visitor.errors)
 
 
 def screenshot(page: Any, name: str) -> Path:
