@@ -146,7 +146,7 @@ class Stack:
 
     def _celery(self, *args: str, log: str) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "commsplatform", *args, "--loglevel", "WARNING"],
+            [sys.executable, "-m", "celery", "-A", "commsplatform", *args, "--loglevel", "INFO"],
             cwd=REPO,
             env=self.env(),
             stdout=(self.folder / log).open("ab"),
