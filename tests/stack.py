@@ -330,15 +330,11 @@ class Stack:
 def sharing_the_stack(redis_url: str) -> Iterator[None]:
     """Point this process's Celery producer and channel layer at the stack's Redis database."""
     from commsplatform.celery import app
+    from commsplatform.settings.test import redis_channel_layers
 
     celery_app: Any = app  # private pools are reset below: typed loosely
 
-    layers = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [{"address": redis_url, "socket_timeout": settings.CHANNEL_LAYER_SOCKET_TIMEOUT}]},
-        }
-    }
+    layers = redis_channel_layers(redis_url)
 
     def reconnect(broker_url: str) -> None:
         celery_app.conf.broker_url = broker_url

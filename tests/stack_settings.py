@@ -9,16 +9,11 @@ tests' servers (tests/web/server_app.py): the test database is flushed between t
 import os
 
 from commsplatform.settings.test import *  # noqa: F403
-from commsplatform.settings.test import CHANNEL_LAYER_SOCKET_TIMEOUT
+from commsplatform.settings.test import redis_channel_layers
 
 REDIS_URL = os.environ["REDIS_URL"]
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
-CHANNEL_LAYERS = {
-    "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": CHANNEL_LAYER_SOCKET_TIMEOUT}]},
-    }
-}
+CHANNEL_LAYERS = redis_channel_layers(REDIS_URL)
 MEDIA_ROOT = os.environ.get("MEDIA_ROOT", MEDIA_ROOT)  # noqa: F405
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.web.server_app.WebServerTestsConfig"]  # noqa: F405

@@ -4,6 +4,7 @@ The channel layer is in memory for unit tests unless TEST_CHANNEL_LAYER=redis as
 """
 
 import os
+from typing import Any
 
 from commsplatform.settings.base import *  # noqa: F403
 from commsplatform.settings.base import (
@@ -28,11 +29,18 @@ if DATABASES["default"]["ENGINE"].endswith("spatialite"):
     DATABASES["default"]["TEST"] = {"NAME": os.environ["TEST_SQLITE_PATH"]}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+
+def redis_channel_layers(url: str) -> dict[str, Any]:
+    """The Redis channel layer on `url`: the PostGIS lanes, and the settings of the processes tests start."""
+    host = {"address": url, "socket_timeout": CHANNEL_LAYER_SOCKET_TIMEOUT}
+    return {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [host]}}}
+
+
 if env("TEST_CHANNEL_LAYER", default="memory") == "memory":
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 else:
-    host = {"address": REDIS_URL, "socket_timeout": CHANNEL_LAYER_SOCKET_TIMEOUT}
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [host]}}}
+    CHANNEL_LAYERS = redis_channel_layers(REDIS_URL)
 HEALTH_CHECK_TIMEOUT = 1.0
 STATIC_ROOT = None  # nothing is collected for tests; whitenoise then has no folder to look for
 AUDIT_CHAIN_KEY = "test-audit-key"

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.utils import timezone
 
@@ -16,6 +17,31 @@ from tests.factories import AreaTree, UserFactory, grant, resident_at
 def rectangle(x0: float, y0: float, x1: float, y1: float) -> list[tuple[float, float]]:
     """A closed CAP ring of (lat, lon) pairs."""
     return [(y0, x0), (y0, x1), (y1, x1), (y1, x0), (y0, x0)]
+
+
+def alert_api_body(
+    x0: float = 0.5, y0: float = 0.5, x1: float = 2, y1: float = 2, *, info: dict[str, Any] | None = None, **extra: Any
+) -> dict[str, Any]:
+    """The JSON body of POST /api/alerts/: one English info, Extreme flood, over the rectangle (x0, y0)-(x1, y1).
+
+    `info` adds or replaces fields of the info; `extra` adds top-level fields.
+    """
+    return {
+        "infos": [
+            {
+                "language": "en-US",
+                "categories": ["Met"],
+                "event": "Flood",
+                "urgency": "Immediate",
+                "severity": "Extreme",
+                "certainty": "Observed",
+                "headline": "Flash flood",
+                "areas": [{"area_desc": "Riverside", "polygons": [rectangle(x0, y0, x1, y1)]}],
+                **(info or {}),
+            }
+        ],
+        **extra,
+    }
 
 
 def content_over(

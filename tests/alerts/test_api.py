@@ -8,28 +8,13 @@ from rest_framework.test import APIClient
 from accounts.models import Role
 from alerts.models import Alert, AlertState, Delivery, Reply
 from alerts.services import dispatch as dispatch_service
-from tests.alerts.factories import rectangle, staff_for, web_resident
+from tests.alerts.factories import alert_api_body, staff_for, web_resident
 from tests.factories import AreaTree, UserFactory, grant
 
 pytestmark = pytest.mark.django_db
 
 
-def body(x0: float = 0.5, y0: float = 0.5, x1: float = 2, y1: float = 2, **extra: Any) -> dict[str, Any]:
-    return {
-        "infos": [
-            {
-                "language": "en-US",
-                "categories": ["Met"],
-                "event": "Flood",
-                "urgency": "Immediate",
-                "severity": "Extreme",
-                "certainty": "Observed",
-                "headline": "Flash flood",
-                "areas": [{"area_desc": "Riverside", "polygons": [rectangle(x0, y0, x1, y1)]}],
-            }
-        ],
-        **extra,
-    }
+body = alert_api_body
 
 
 def client_for(user: Any) -> APIClient:

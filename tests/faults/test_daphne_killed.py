@@ -30,7 +30,7 @@ import json
 import os
 import random
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -130,40 +130,29 @@ class Participant:
     connected: asyncio.Event = field(default_factory=asyncio.Event)
 
 
-async def _follow(stack: Stack, room_id: int, person: Participant, done: asyncio.Event) -> None:
-    """Read the room until `done`; on a lost connection, reconnect to the daphne left with ?after=<last id>."""
-    first = True
+async def _read_with_failover(
+    stack: Stack,
+    client: "Participant | Inbox",
+    done: asyncio.Event,
+    path: Callable[[], str],
+    handle: Callable[[Any, dict[str, Any]], Awaitable[None]],
+) -> None:
+    """Read frames into `handle` until `done`, reconnecting as live.js does: a refused connection is tried again
+    with backoff; after a lost one, the next connection (to `path()`, which says what to catch up) goes to the
+    daphne left, as the load balancer takes the dead one out."""
     backoff = FIRST_BACKOFF
     while not done.is_set():
-        query = "" if first else f"?after={person.last_id}"
         try:
-            ws = await ws_connect(stack.ws_url(person.daphne, f"/ws/rooms/{room_id}/{query}"), cookie=person.cookie)
+            ws = await ws_connect(stack.ws_url(client.daphne, path()), cookie=client.cookie)
         except (OSError, InvalidHandshake, InvalidStatus, TimeoutError):
             await asyncio.sleep(backoff * (1 + random.random() / 2))
             backoff = min(backoff * 2, 15)
             continue
         backoff = FIRST_BACKOFF
-        person.connections.append(person.daphne)
-        catching_up = False
+        client.connections.append(client.daphne)
         try:
             async for raw in ws:
-                frame = json.loads(raw)
-                kind = frame.get("type")
-                if kind == "welcome":
-                    if first:
-                        person.last_id = person.first_welcome = frame["last_event_id"]
-                    catching_up = not first
-                    first = False
-                    person.connected.set()
-                elif kind == "event":
-                    person.last_id = max(person.last_id, frame["id"])
-                    person.caught_up += catching_up
-                    if frame["event"] == "message.posted":
-                        person.applied[frame["data"]["message_id"]] += 1
-                elif kind == "catchup.done":
-                    catching_up = False
-                    if frame["more"]:
-                        await ws.send(json.dumps({"type": "catchup", "after": person.last_id}))
+                await handle(ws, json.loads(raw))
                 if done.is_set():
                     break
         except ConnectionClosed:
@@ -171,9 +160,36 @@ async def _follow(stack: Stack, room_id: int, person: Participant, done: asyncio
         finally:
             await ws.close()
         if not done.is_set():
-            # The load balancer takes the dead daphne out: the next connection goes to the one left.
-            person.daphne = "b"
+            client.daphne = "b"
             await asyncio.sleep(FIRST_BACKOFF * (1 + random.random() / 2))
+
+
+async def _follow(stack: Stack, room_id: int, person: Participant, done: asyncio.Event) -> None:
+    """Read the room until `done`; on a lost connection, reconnect to the daphne left with ?after=<last id>."""
+    state = {"first": True, "catching_up": False}
+
+    def path() -> str:
+        return f"/ws/rooms/{room_id}/" + ("" if state["first"] else f"?after={person.last_id}")
+
+    async def handle(ws: Any, frame: dict[str, Any]) -> None:
+        kind = frame.get("type")
+        if kind == "welcome":
+            if state["first"]:
+                person.last_id = person.first_welcome = frame["last_event_id"]
+            state["catching_up"] = not state["first"]
+            state["first"] = False
+            person.connected.set()
+        elif kind == "event":
+            person.last_id = max(person.last_id, frame["id"])
+            person.caught_up += state["catching_up"]
+            if frame["event"] == "message.posted":
+                person.applied[frame["data"]["message_id"]] += 1
+        elif kind == "catchup.done":
+            state["catching_up"] = False
+            if frame["more"]:
+                await ws.send(json.dumps({"type": "catchup", "after": person.last_id}))
+
+    await _read_with_failover(stack, person, done, path, handle)
 
 
 async def _scenario(
@@ -311,42 +327,27 @@ async def _read_inbox(stack: Stack, person: Inbox, done: asyncio.Event) -> None:
     """Read ws/alerts/ until `done`; every connection asks for what came after the newest delivery applied (the page
     was rendered with no alert: 0 at first) and names those below it it has, as alerts.js does; on a lost connection,
     reconnect to the daphne left."""
-    backoff = FIRST_BACKOFF
-    while not done.is_set():
+    catching_up = [True]
+
+    def path() -> str:
+        catching_up[0] = True  # each connection starts with its catch-up
         have = sorted(pk for pk in person.deliveries if pk < person.last_id)[-20:]
-        query = f"?after={person.last_id}" + (f"&have={','.join(map(str, have))}" if have else "")
-        try:
-            ws = await ws_connect(stack.ws_url(person.daphne, f"/ws/alerts/{query}"), cookie=person.cookie)
-        except (OSError, InvalidHandshake, InvalidStatus, TimeoutError):
-            await asyncio.sleep(backoff * (1 + random.random() / 2))
-            backoff = min(backoff * 2, 15)
-            continue
-        backoff = FIRST_BACKOFF
-        person.connections.append(person.daphne)
-        catching_up = True
-        try:
-            async for raw in ws:
-                frame = json.loads(raw)
-                kind = frame.get("type")
-                if kind == "alert":
-                    person.received[frame["alert_id"]] += 1
-                    person.deliveries.add(frame["delivery_id"])
-                    person.last_id = max(person.last_id, frame["delivery_id"])
-                    person.caught_up += catching_up
-                elif kind == "catchup.done":
-                    catching_up = False
-                    person.connected.set()
-                elif kind == "error":
-                    person.errors.append(frame)
-                if done.is_set():
-                    break
-        except ConnectionClosed:
-            pass
-        finally:
-            await ws.close()
-        if not done.is_set():
-            person.daphne = "b"
-            await asyncio.sleep(FIRST_BACKOFF * (1 + random.random() / 2))
+        return f"/ws/alerts/?after={person.last_id}" + (f"&have={','.join(map(str, have))}" if have else "")
+
+    async def handle(ws: Any, frame: dict[str, Any]) -> None:
+        kind = frame.get("type")
+        if kind == "alert":
+            person.received[frame["alert_id"]] += 1
+            person.deliveries.add(frame["delivery_id"])
+            person.last_id = max(person.last_id, frame["delivery_id"])
+            person.caught_up += catching_up[0]
+        elif kind == "catchup.done":
+            catching_up[0] = False
+            person.connected.set()
+        elif kind == "error":
+            person.errors.append(frame)
+
+    await _read_with_failover(stack, person, done, path, handle)
 
 
 def _issue_over_http(stack: Stack, drafter: str, approver: str, n: int) -> int:

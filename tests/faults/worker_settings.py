@@ -9,18 +9,13 @@ minutes.
 import os
 
 from commsplatform.settings.test import *  # noqa: F403
-from commsplatform.settings.test import CHANNEL_LAYER_SOCKET_TIMEOUT
+from commsplatform.settings.test import redis_channel_layers
 
 REDIS_URL = os.environ["WORKER_REDIS_URL"]
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
-CHANNEL_LAYERS = {
-    "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": CHANNEL_LAYER_SOCKET_TIMEOUT}]},
-    }
-}
+CHANNEL_LAYERS = redis_channel_layers(REDIS_URL)
 FAULT_TRANSPORT = os.environ.get("FAULT_TRANSPORT", "recording")
 if FAULT_TRANSPORT == "telegram":
     ALERT_TRANSPORTS = {"telegram": "bots.telegram.transport.TelegramTransport"}

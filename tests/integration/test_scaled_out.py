@@ -16,10 +16,13 @@ from alerts.models import Alert, Delivery, DeliveryState
 from rooms import services as room_services
 from rooms.models import RoomKind, RoomVisibility
 from shelters.models import Shelter
-from tests.alerts.factories import rectangle, staff_for, web_resident
+from tests.alerts.factories import alert_api_body, staff_for, web_resident
 from tests.factories import UserFactory, grant, make_area_tree, resident_at
 from tests.shelters.factories import ShelterFactory, staff
 from tests.stack import Stack, basic_auth, http_json, session_cookie, ws_connect, ws_expect
+
+HEADLINE = "Flash flood on the river"
+INSTRUCTION = "Move to higher ground."
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
@@ -38,24 +41,6 @@ def _wait_for(condition: Any, *, timeout: float = 20.0, what: str) -> Any:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.2)
-
-
-def _alert_body() -> dict[str, Any]:
-    return {
-        "infos": [
-            {
-                "language": "en-US",
-                "categories": ["Met"],
-                "event": "Flood",
-                "urgency": "Immediate",
-                "severity": "Extreme",
-                "certainty": "Observed",
-                "headline": "Flash flood on the river",
-                "instruction": "Move to higher ground.",
-                "areas": [{"area_desc": "Riverside", "polygons": [rectangle(0.5, 0.5, 2, 2)]}],
-            }
-        ]
-    }
 
 
 def _tasks(log: str, name: str) -> list[str]:
@@ -77,7 +62,11 @@ def test_an_alert_issued_over_http_on_b_reaches_a_resident_connected_to_a_throug
             await ws_connect(stack.ws_url("a", "/ws/alerts/"), cookie=outside_cookie) as other,
         ):
             status, created = await asyncio.to_thread(
-                http_json, "POST", stack.http_url("b", "/api/alerts/"), _alert_body(), authorization=drafter
+                http_json,
+                "POST",
+                stack.http_url("b", "/api/alerts/"),
+                alert_api_body(info={"headline": HEADLINE, "instruction": INSTRUCTION}),
+                authorization=drafter,
             )
             assert status == 201, created
             alert_id = created["id"]
@@ -106,8 +95,8 @@ def test_an_alert_issued_over_http_on_b_reaches_a_resident_connected_to_a_throug
     alert_id, frame, stray = asyncio.run(scenario(session_cookie(resident), session_cookie(outside)))
 
     assert frame["alert_id"] == alert_id
-    assert frame["headline"] == "Flash flood on the river"
-    assert frame["instruction"] == "Move to higher ground."
+    assert frame["headline"] == HEADLINE
+    assert frame["instruction"] == INSTRUCTION
     assert stray == []
     # The delivery the frame names is the resident's websocket delivery, recorded sent by the deliveries worker.
     delivery = _wait_for(

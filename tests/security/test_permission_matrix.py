@@ -29,7 +29,7 @@ from rest_framework.test import APIClient
 from accounts.models import User
 from alerts.cap_xml import alert_to_cap_xml
 from classifier.labels import label_set_active
-from tests.alerts.factories import rectangle
+from tests.alerts.factories import alert_api_body, rectangle
 from tests.security.matrix import ANONYMOUS, BOX, MISSING_ID, ROLES, SPOT, World, build_world, object_state, routes
 from tests.security.matrix import row_counts as _row_counts
 
@@ -91,20 +91,7 @@ def _point(w: World, where: str) -> dict[str, Any]:
 
 
 def _alert_content(w: World, where: str, role: str = "") -> dict[str, Any]:
-    return {
-        "infos": [
-            {
-                "language": "en-US",
-                "categories": ["Met"],
-                "event": "Flood",
-                "urgency": "Immediate",
-                "severity": "Extreme",
-                "certainty": "Observed",
-                "headline": "Flash flood",
-                "areas": [{"area_desc": "Riverside", "polygons": [rectangle(*BOX[where])]}],
-            }
-        ]
-    }
+    return alert_api_body(*BOX[where])
 
 
 def _obj(w: World, where: str, kind: str) -> Any:

@@ -8,17 +8,12 @@ whitenoise as in production, and a Redis database of the browser tests' own for 
 import os
 
 from commsplatform.settings.test import *  # noqa: F403
-from commsplatform.settings.test import CHANNEL_LAYER_SOCKET_TIMEOUT
+from commsplatform.settings.test import redis_channel_layers
 
 REDIS_URL = os.environ["REDIS_URL"]
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
-CHANNEL_LAYERS = {
-    "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": CHANNEL_LAYER_SOCKET_TIMEOUT}]},
-    }
-}
+CHANNEL_LAYERS = redis_channel_layers(REDIS_URL)
 STATIC_ROOT = os.environ["STATIC_ROOT"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
