@@ -54,6 +54,16 @@ CHROMIUM_ARGS = [
     "--disable-dev-shm-usage",
 ]
 
+# Injected by Playwright through the DevTools protocol, which the pages' CSP does not apply to.
+CSP_REFUSALS_AS_ERRORS = """
+document.addEventListener("securitypolicyviolation", function (event) {
+  setTimeout(function () {
+    var what = event.blockedURI || "inline";
+    throw new Error("Content-Security-Policy refused " + event.violatedDirective + ": " + what);
+  });
+});
+"""
+
 pytestmark = [pytest.mark.services]
 
 
@@ -272,16 +282,11 @@ class Visitor:
         cookies = [{**session_cookie(user), "url": self.base_url}] if user is not None else []
         cookies.append({"name": settings.LANGUAGE_COOKIE_NAME, "value": language, "url": self.base_url})
         context.add_cookies(cookies)
+        # Chromium reports a script, style or connection that the Content-Security-Policy refused only on its
+        # console; this turns each refusal into an uncaught error, which "pageerror" collects.
+        context.add_init_script(script=CSP_REFUSALS_AS_ERRORS)
         page = context.new_page()
         page.on("pageerror", lambda error: self.errors.append(f"{page.url}: {error}"))
-        # A script, style or connection the Content-Security-Policy refused raises no page error: Chromium only
-        # says so on the console.
-        page.on(
-            "console",
-            lambda message: (
-                self.errors.append(f"{page.url}: {message.text}") if "Content Security Policy" in message.text else None
-            ),
-        )
         page.goto(path)
         return page
 

@@ -14,6 +14,20 @@ def test_the_console_opens_for_a_superuser(visit):
     screenshot(page, "smoke-console")
 
 
+def test_a_script_the_csp_refuses_is_caught_as_a_page_error(visit):
+    """The pages' Content-Security-Policy refuses inline scripts, and the browser tests notice each refusal."""
+    page = visit("/login/")
+    page.evaluate(
+        """() => { const s = document.createElement("script"); s.textContent = "window.ran = true";
+                   document.head.appendChild(s); }"""
+    )
+    page.wait_for_timeout(300)
+    assert page.evaluate("() => window.ran === undefined")  # refused: it did not run
+    refusals = [error for error in visit.errors if "Content-Security-Policy refused script-src" in error]
+    assert refusals, visit.errors
+    visit.errors.clear()  # seen: the fixture would fail the test on them
+
+
 def test_an_alert_issued_by_the_test_reaches_the_worker_of_the_stack(web_server, transactional_db):
     """The test process shares the stack's broker: the stack's worker targets and records the deliveries."""
     from alerts.models import Delivery
