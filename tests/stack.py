@@ -327,6 +327,39 @@ class Stack:
 
 
 @contextmanager
+def running_stack(
+    folder: Path, django_db_blocker: Any, *, redis_db: int, families: Iterable[WorkerFamily], lane: str
+) -> Iterator[Stack]:
+    """A started stack on the test database and Redis database `redis_db` (emptied first), shared with this process,
+    stopped on the way out. It runs on PostGIS: elsewhere the test is skipped, or fails in `lane` (where it must run)
+    and when Redis is not there."""
+    import redis
+
+    try:
+        redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1).ping()
+    except redis.RedisError as exc:
+        raise AssertionError(f"the multi-process stack needs a running Redis at {settings.REDIS_URL} ({exc})") from exc
+    with django_db_blocker.unblock():
+        url = database_url()
+    if not url.startswith("postgis"):
+        message = f"the multi-process stack runs on PostGIS (scripts/test.sh {lane})"
+        if os.environ.get("TEST_LANE") in ("integration", "faults"):
+            raise AssertionError(message)
+        import pytest
+
+        pytest.skip(message)
+    redis_url = redis_url_for_db(redis_db)
+    redis.Redis.from_url(redis_url).flushdb()
+    stack = Stack(folder, database_url=url, redis_url=redis_url, families=families)
+    try:
+        stack.start()
+        with sharing_the_stack(redis_url):
+            yield stack
+    finally:
+        stack.stop()
+
+
+@contextmanager
 def sharing_the_stack(redis_url: str) -> Iterator[None]:
     """Point this process's Celery producer and channel layer at the stack's Redis database."""
     from commsplatform.celery import app

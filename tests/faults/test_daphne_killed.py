@@ -27,7 +27,6 @@ a client had received already.
 
 import asyncio
 import json
-import os
 import random
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
@@ -36,8 +35,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
-from django.conf import settings
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from accounts.models import Role
@@ -51,11 +48,9 @@ from tests.stack import (
     SKIPPED_FAMILIES,
     Stack,
     basic_auth,
-    database_url,
     http_json,
-    redis_url_for_db,
+    running_stack,
     session_cookie,
-    sharing_the_stack,
     worker_families,
     ws_connect,
     ws_expect,
@@ -93,27 +88,11 @@ def stack_with_workers(django_db_blocker: Any, tmp_path: Path) -> Iterator[Stack
 
 
 def _stack(django_db_blocker: Any, tmp_path: Path, *, with_workers: bool) -> Iterator[Stack]:
-    try:
-        redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1).ping()
-    except redis.RedisError as exc:
-        pytest.fail(f"the fault suite needs a running Redis at {settings.REDIS_URL} ({exc})")
-    with django_db_blocker.unblock():
-        url = database_url()
-    if not url.startswith("postgis"):
-        message = "the multi-process stack runs on PostGIS (scripts/test.sh faults)"
-        if os.environ.get("TEST_LANE") == "faults":
-            pytest.fail(message)
-        pytest.skip(message)
-    redis_url = redis_url_for_db(REDIS_DB)
-    redis.Redis.from_url(redis_url).flushdb()
     families = worker_families(skip=(*SKIPPED_FAMILIES, "default")).values() if with_workers else ()
-    stack = Stack(tmp_path / "stack", database_url=url, redis_url=redis_url, families=families)
-    try:
-        stack.start()
-        with sharing_the_stack(redis_url):
-            yield stack
-    finally:
-        stack.stop()
+    with running_stack(
+        tmp_path / "stack", django_db_blocker, redis_db=REDIS_DB, families=families, lane="faults"
+    ) as stack:
+        yield stack
 
 
 @dataclass
