@@ -64,7 +64,8 @@ def main() -> int:
     encoder = model.encoder
     size = settings.CLASSIFIER_BATCH_SIZE
     batches = [texts[i : i + size] for i in range(0, len(texts), size)]
-    tokenised = [encoder.tokenize(batch) for batch in batches]
+    # The raw pass reads what the encoder reads in the system path: the texts after the model's text scheme.
+    tokenised = [encoder.tokenize(model.prepare(batch)) for batch in batches]
     print(
         f"model {model.config.name} {model.config.version} ({model.config.method}), encoder {model.config.base_model}, "
         f"max_length {encoder.max_length}; {len(texts)} messages in batches of {size}; "

@@ -20,6 +20,8 @@ import torch
 from safetensors.torch import load_file, save_file
 from transformers import AutoModel, AutoTokenizer
 
+from classifier.text import SCHEME_SOCIAL, text_normalise
+
 CONFIG_FILE = "classifier.json"
 HEAD_FILE = "head.safetensors"
 METRICS_FILE = "metrics.json"
@@ -115,6 +117,8 @@ class HeadConfig:
     version: str = ""
     created_at: str = ""
     seed: int | None = None
+    # The text scheme (classifier/text.py) the model was trained with; "" for folders written before it existed.
+    preprocess: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -144,8 +148,12 @@ class TextClassifier:
     def logits(self, embeddings: torch.Tensor) -> torch.Tensor:
         return (embeddings @ self.weight.T + self.bias) / max(self.config.temperature, 1e-6)
 
+    def prepare(self, texts: Sequence[str]) -> list[str]:
+        """The texts as the encoder reads them: normalised with the scheme the model was trained with."""
+        return [text_normalise(text, self.config.preprocess) for text in texts]
+
     def probabilities(self, texts: Sequence[str], *, batch_size: int = 32) -> torch.Tensor:
-        embeddings = self.encoder.embed(texts, batch_size=batch_size, normalize=self.config.normalize)
+        embeddings = self.encoder.embed(self.prepare(texts), batch_size=batch_size, normalize=self.config.normalize)
         return torch.softmax(self.logits(embeddings), dim=-1)
 
     def predict(self, texts: Sequence[str], *, batch_size: int = 32) -> list[Prediction]:
@@ -195,7 +203,7 @@ def centroid_classifier(
     labels = list(examples)
     centroids = []
     for label in labels:
-        vectors = encoder.embed(examples[label], normalize=True)
+        vectors = encoder.embed([text_normalise(text, SCHEME_SOCIAL) for text in examples[label]], normalize=True)
         centroids.append(torch.nn.functional.normalize(vectors.mean(dim=0), dim=-1))
     weight = torch.stack(centroids) * scale
     config = HeadConfig(
@@ -205,13 +213,15 @@ def centroid_classifier(
         method="centroid",
         normalize=True,
         max_length=encoder.max_length,
-        version=_examples_version(examples),
+        version=_examples_version(examples, SCHEME_SOCIAL),
+        preprocess=SCHEME_SOCIAL,
     )
     return TextClassifier(encoder, weight, torch.zeros(len(labels)), config)
 
 
-def _examples_version(examples: dict[str, list[str]]) -> str:
-    digest = hashlib.sha256(json.dumps(examples, sort_keys=True).encode()).hexdigest()[:8]
+def _examples_version(examples: dict[str, list[str]], scheme: str) -> str:
+    """Changes with the example sentences and with the text scheme they are read through."""
+    digest = hashlib.sha256(json.dumps([examples, scheme], sort_keys=True).encode()).hexdigest()[:8]
     return f"examples-{digest}"
 
 

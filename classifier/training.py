@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from classifier.engine import Encoder, HeadConfig, TextClassifier, seed_everything
 from classifier.evaluation import macro_f1
+from classifier.text import SCHEME_SOCIAL, text_normalise
 from classifier.training_types import Example
 
 
@@ -32,7 +33,7 @@ class TrainOptions:
     labels: list[str]
     name: str = "classifier"
     seed: int = 13
-    max_length: int = 64
+    max_length: int = 128
     batch_size: int = 32
     epochs: int = 3
     learning_rate: float = 8e-5
@@ -41,7 +42,15 @@ class TrainOptions:
     max_pairs: int = 3000
     pair_epochs: int = 1
     pair_learning_rate: float = 2e-5
+    preprocess: str = SCHEME_SOCIAL
     progress: bool = True
+
+
+def _normalised(examples: Sequence[Example] | None, scheme: str) -> list[Example] | None:
+    """The examples with their text as the trained model will read it (the scheme is stored in the folder)."""
+    if examples is None:
+        return None
+    return [Example(text=text_normalise(e.text, scheme), label=e.label) for e in examples]
 
 
 def sample_per_class(examples: Sequence[Example], *, per_class: int, seed: int) -> list[Example]:
@@ -207,6 +216,7 @@ def train_finetune(
         max_length=options.max_length,
         temperature=temperature,
         seed=options.seed,
+        preprocess=options.preprocess,
     )
     model = TextClassifier(encoder, head.weight.detach().clone(), head.bias.detach().clone(), config)
     return model, {"history": history, "temperature": temperature}
@@ -332,6 +342,7 @@ def train_fewshot(
         max_length=options.max_length,
         temperature=temperature,
         seed=options.seed,
+        preprocess=options.preprocess,
         extra={"C": best[2], "pairs": len(pairs)},
     )
     info = {"history": history, "C": best[2], "pairs": len(pairs), "temperature": temperature}
@@ -358,4 +369,6 @@ def train_model(
         method = "fewshot" if max(counts.values(), default=0) < 32 else "finetune"
     encoder = Encoder(encoder_path, max_length=options.max_length)
     trainer = train_fewshot if method == "fewshot" else train_finetune
+    train = _normalised(train, options.preprocess) or []
+    dev = _normalised(dev, options.preprocess)
     return trainer(encoder=encoder, train=train, dev=dev, options=options, log=log)

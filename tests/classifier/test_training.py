@@ -103,6 +103,13 @@ def test_train_and_evaluate_commands(tiny_encoder_dir, tmp_path):
     )  # fmt: skip
     metrics = json.loads((out / engine.METRICS_FILE).read_text())
     assert metrics["train_examples"] == 2 * len(label_set_active().labels)
+    assert json.loads((out / engine.CONFIG_FILE).read_text())["preprocess"] == "social-v1"
+    raw = tmp_path / "raw"
+    call_command(
+        "train_classifier", "--train", str(train), "--per-class", "2", "--seed", "3", "--out", str(raw),
+        "--encoder", str(tiny_encoder_dir), "--text-scheme", "none", stdout=StringIO(),
+    )  # fmt: skip
+    assert json.loads((raw / engine.CONFIG_FILE).read_text())["preprocess"] == ""
 
     stdout = StringIO()
     call_command(

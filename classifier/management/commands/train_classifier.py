@@ -44,7 +44,16 @@ class Command(BaseCommand):
         parser.add_argument("--out", type=Path, required=True, help="Folder to write (created; must be empty).")
         parser.add_argument("--method", choices=["auto", "finetune", "fewshot"], default="auto")
         parser.add_argument("--epochs", type=int, default=3)
-        parser.add_argument("--max-length", type=int, default=64)
+        parser.add_argument("--max-length", type=int, default=128)
+        parser.add_argument(
+            "--learning-rate", type=float, default=8e-5, help="Peak learning rate of the encoder (full fine-tuning)."
+        )
+        parser.add_argument(
+            "--text-scheme",
+            choices=["social-v1", "none"],
+            default="social-v1",
+            help="How texts are normalised before the encoder (classifier/text.py); stored in the model folder.",
+        )
         parser.add_argument("--encoder", default="", help="Hugging Face model folder (default: the setting).")
         parser.add_argument("--name", default="", help="Model name stored with every prediction.")
         parser.add_argument("--threads", type=int, default=0, help="torch threads (default: CLASSIFIER_THREADS).")
@@ -91,6 +100,8 @@ class Command(BaseCommand):
             seed=options["seed"],
             max_length=options["max_length"],
             epochs=options["epochs"],
+            learning_rate=options["learning_rate"],
+            preprocess="" if options["text_scheme"] == "none" else options["text_scheme"],
         )
         self.stdout.write(f"Training on {len(train)} examples ({source}), {len(dev or [])} for selection.")
         model, info = training.train_model(
