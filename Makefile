@@ -17,7 +17,7 @@ help:
 	@echo "make test-postgis     pytest, PostGIS lane only"
 	@echo "make test-integration two daphnes + Celery workers per queue on PostGIS and Redis (tests/integration)"
 	@echo "make test-faults      kill -9 a worker or daphne, restart Redis or PostgreSQL, Telegram storms (tests/faults)"
-	@echo "make classifier-model train the default classifier into var/classifier/ (about 12 min on 2 cores)"
+	@echo "make classifier-model train the default classifier into var/classifier/ (about 15 min on 2 cores)"
 
 run:
 	scripts/run.sh
