@@ -30,7 +30,7 @@ class _Echo(NoSweepDispatchMixin, AsyncWebsocketConsumer):
 def _run(failure: BaseException) -> tuple[list[str], list[dict[str, Any]]]:
     seen: list[str] = []
     sent: list[dict[str, Any]] = []
-    incoming = [
+    incoming: list[dict[str, Any]] = [
         {"type": "websocket.connect"},
         {"type": "websocket.receive", "text": "one"},
         {"type": "websocket.disconnect", "code": 1006},
@@ -47,7 +47,11 @@ def _run(failure: BaseException) -> tuple[list[str], list[dict[str, Any]]]:
             raise failure
         sent.append(message)
 
-    app = type("Echo", (_Echo,), {"seen": seen, "channel_layer_alias": "no-layer"}).as_asgi()
+    class Echo(_Echo):
+        channel_layer_alias = "no-layer"  # no channel layer: only the client's messages
+
+    Echo.seen = seen
+    app = Echo.as_asgi()
     scope = {"type": "websocket", "path": "/ws/echo/", "headers": [], "subprotocols": []}
     asyncio.run(asyncio.wait_for(app(scope, receive, send), timeout=10))
     return seen, sent
