@@ -46,10 +46,8 @@ class TrainOptions:
     progress: bool = True
 
 
-def _normalised(examples: Sequence[Example] | None, scheme: str) -> list[Example] | None:
+def _normalised(examples: Sequence[Example], scheme: str) -> list[Example]:
     """The examples with their text as the trained model will read it (the scheme is stored in the folder)."""
-    if examples is None:
-        return None
     return [Example(text=text_normalise(e.text, scheme), label=e.label) for e in examples]
 
 
@@ -369,6 +367,6 @@ def train_model(
         method = "fewshot" if max(counts.values(), default=0) < 32 else "finetune"
     encoder = Encoder(encoder_path, max_length=options.max_length)
     trainer = train_fewshot if method == "fewshot" else train_finetune
-    train = _normalised(train, options.preprocess) or []
-    dev = _normalised(dev, options.preprocess)
+    train = _normalised(train, options.preprocess)
+    dev = _normalised(dev, options.preprocess) if dev is not None else None
     return trainer(encoder=encoder, train=train, dev=dev, options=options, log=log)

@@ -18,12 +18,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from autobahn.exception import Disconnected  # daphne's WebSocket protocol (daphne requires autobahn)
 from channels.consumer import get_handler_name
-
-try:  # daphne's WebSocket protocol (autobahn); another ASGI server raises its own errors, left alone here.
-    from autobahn.exception import Disconnected
-except ImportError:  # pragma: no cover - autobahn comes with daphne, which the project runs
-    Disconnected = None  # type: ignore[assignment,misc]
 
 logger = logging.getLogger(__name__)
 
@@ -34,8 +30,8 @@ def _dropping_frames_for_gone_clients(send: Send) -> Send:
     async def guarded(message: dict[str, Any]) -> None:
         try:
             await send(message)
-        except Exception as exc:
-            if Disconnected is None or not isinstance(exc, Disconnected) or message.get("type") != "websocket.send":
+        except Disconnected:
+            if message.get("type") != "websocket.send":
                 raise
             logger.debug("dropped a frame for a client that had disconnected")
 
