@@ -119,23 +119,27 @@ class AlertStatsConsumer(NoSweepDispatchMixin, AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         alert_id = int(self.scope["url_route"]["kwargs"]["alert_id"])
-        stats = await self._stats(user, alert_id)
-        if stats is None:
+        alert = await self._alert_for_staff(user, alert_id)
+        if alert is None:
             await self.close(code=CLOSE_FORBIDDEN)
             return
+        # Joined before the figures are read, so that no push made in between is missed. One read before a push
+        # may then arrive after it: each snapshot says how far it got (`settled`, `as_of`), and the page keeps the
+        # furthest.
         self.group = events.alert_staff_group(alert_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
+        stats = await database_sync_to_async(selectors.alert_stats)(alert=alert)
         await self.accept()
         await self.send_json({"type": "stats", "alert_id": alert_id, "stats": stats})
 
     @database_sync_to_async
-    def _stats(self, user: User, alert_id: int) -> dict[str, Any] | None:
+    def _alert_for_staff(self, user: User, alert_id: int) -> Alert | None:
         try:
             alert = selectors.alert_get_for_user(user=user, alert_id=alert_id)
             selectors.alert_require_staff(user=user, alert=alert)
         except DomainError:
             return None
-        return selectors.alert_stats(alert=alert)
+        return alert
 
     async def disconnect(self, code: int) -> None:
         if self.group is not None:
@@ -151,4 +155,6 @@ class AlertStatsConsumer(NoSweepDispatchMixin, AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "state", "alert_id": event["alert_id"], "state": event["state"]})
 
     async def alert_replies(self, event: dict[str, Any]) -> None:
-        await self.send_json({"type": "replies", "alert_id": event["alert_id"], "counts": event["counts"]})
+        await self.send_json(
+            {"type": "replies", "alert_id": event["alert_id"], "counts": event["counts"], "as_of": event["as_of"]}
+        )

@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 from asgiref.sync import async_to_sync
+from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
 from django.db import transaction
 from redis.exceptions import RedisError
@@ -27,9 +28,15 @@ def alert_staff_group(alert_id: int) -> str:
 
 
 def _send(group: str, message: dict[str, Any]) -> None:
+    """Best effort: the change is committed, and staff see it in the API's figures, on the next push or on reload,
+    so a channel layer that is briefly down must not fail the request or the task that made it."""
     layer = get_channel_layer()
-    if layer is not None:
+    if layer is None:
+        return
+    try:
         async_to_sync(layer.group_send)(group, message)
+    except (OSError, RedisError, ChannelFull) as exc:
+        logger.warning("alerts event %s not pushed to %s: %s", message["type"], group, type(exc).__name__)
 
 
 def alert_state_changed(alert: Alert) -> None:
@@ -39,17 +46,20 @@ def alert_state_changed(alert: Alert) -> None:
 
 
 def alert_stats(alert_id: int, stats: dict[str, Any]) -> None:
-    """Live statistics of a dispatch, sent as it runs (callers throttle). Best effort: the figures stay queryable
-    through the API, so a channel layer that is briefly down must not fail the delivery task that reports them."""
-    try:
-        _send(alert_staff_group(alert_id), {"type": "alert.stats", "alert_id": alert_id, "stats": stats})
-    except (OSError, RedisError) as exc:
-        logger.warning("live statistics of alert %s not pushed: %s", alert_id, type(exc).__name__)
+    """Live statistics of a dispatch, sent as it runs (callers throttle)."""
+    _send(alert_staff_group(alert_id), {"type": "alert.stats", "alert_id": alert_id, "stats": stats})
 
 
-def reply_received(alert_id: int, counts: dict[str, Any]) -> None:
-    message = {"type": "alert.replies", "alert_id": alert_id, "counts": counts}
-    transaction.on_commit(lambda: _send(alert_staff_group(alert_id), message))
+def reply_received(alert_id: int) -> None:
+    """After commit, the latest answers to an alert counted by kind. Counted after the commit, not in the
+    transaction: of two answers committed at the same time, the count made last then sees both."""
+    from alerts import selectors
+
+    def push() -> None:
+        counted = selectors.reply_counts(alert_id=alert_id)
+        _send(alert_staff_group(alert_id), {"type": "alert.replies", "alert_id": alert_id, **counted})
+
+    transaction.on_commit(push, robust=True)
 
 
 async def alert_message_to_user(user_id: int, delivery_id: int, payload: dict[str, Any]) -> None:

@@ -9,7 +9,17 @@ from django.utils import timezone
 
 from accounts import permissions
 from accounts.models import AdministrativeArea, User
-from alerts.models import Alert, AlertState, AlertTemplate, Delivery, DeliveryState, Reply, ReplyKind, Scope
+from alerts.models import (
+    DELIVERY_FINAL_STATES,
+    Alert,
+    AlertState,
+    AlertTemplate,
+    Delivery,
+    DeliveryState,
+    Reply,
+    ReplyKind,
+    Scope,
+)
 from commsplatform.core.errors import NotFound, PermissionDenied
 
 STAFF_PERMS = (permissions.DRAFT_ALERTS, permissions.APPROVE_ALERTS)
@@ -67,7 +77,14 @@ def alert_require_staff(*, user: User, alert: Alert) -> None:
 
 
 def alert_stats(*, alert: Alert) -> dict[str, Any]:
-    """Targeted, queued, sent, failed by reason, replied; time to first and last delivery (seconds)."""
+    """Targeted, queued, sent, failed by reason, replied; time to first and last delivery (seconds).
+
+    Several processes push these figures while a dispatch runs (the dispatch itself, each batch), and the channel
+    layer does not keep their order, so each snapshot says how far it got: `settled`, the deliveries in a final
+    state (a count that never goes down), and `as_of`, when its reading began. A reader keeps the one with more
+    settled, or the later one when they settled as many.
+    """
+    as_of = timezone.now()
     by_state: dict[str, int] = dict.fromkeys(DeliveryState.values, 0)
     by_transport: dict[str, dict[str, int]] = {}
     for row in Delivery.objects.filter(alert=alert).values("transport", "state").annotate(n=Count("pk")):
@@ -84,9 +101,6 @@ def alert_stats(*, alert: Alert) -> dict[str, Any]:
         first=Min("sent_at"), last=Max("sent_at")
     )
     reachable = Delivery.objects.filter(alert=alert).values("recipient_id").distinct().count()
-    replies = dict(
-        Reply.objects.filter(alert=alert, is_latest=True).values_list("kind").annotate(n=Count("pk")).order_by()
-    )
     started = alert.issued_at
 
     def seconds_since_issue(value: Any) -> float | None:
@@ -98,16 +112,27 @@ def alert_stats(*, alert: Alert) -> dict[str, Any]:
         "targeted": alert.targeted_count,
         "reachable": reachable,
         "deliveries": sum(by_state.values()),
+        "settled": sum(by_state[state] for state in DELIVERY_FINAL_STATES),
         "by_state": by_state,
         "by_transport": by_transport,
         "failed_by_reason": failed_by_reason,
-        "replied": {kind: replies.get(kind, 0) for kind in ReplyKind.values},
+        "replied": reply_counts(alert_id=alert.pk)["counts"],
         "first_sent_at": times["first"].isoformat() if times["first"] else None,
         "last_sent_at": times["last"].isoformat() if times["last"] else None,
         "seconds_to_first": seconds_since_issue(times["first"]),
         "seconds_to_last": seconds_since_issue(times["last"]),
         "dispatch_completed": alert.dispatch_completed_at is not None,
+        "as_of": as_of.isoformat(),
     }
+
+
+def reply_counts(*, alert_id: int) -> dict[str, Any]:
+    """Each person's latest answer to an alert, counted by kind, and when they were counted (`as_of`)."""
+    as_of = timezone.now()
+    counts = dict(
+        Reply.objects.filter(alert_id=alert_id, is_latest=True).values_list("kind").annotate(n=Count("pk")).order_by()
+    )
+    return {"counts": {kind: counts.get(kind, 0) for kind in ReplyKind.values}, "as_of": as_of.isoformat()}
 
 
 # Steps a delivery timeline is cut into: the smallest that gives at most TIMELINE_MAX_BUCKETS buckets.

@@ -224,6 +224,9 @@ class StatsSerializer(serializers.Serializer[Any]):
     targeted = serializers.IntegerField(allow_null=True)
     reachable = serializers.IntegerField()
     deliveries = serializers.IntegerField()
+    settled = serializers.IntegerField(
+        help_text="Deliveries in a final state: sent, failed, blocked, expired, superseded."
+    )
     by_state = serializers.DictField(child=serializers.IntegerField())
     by_transport = serializers.DictField(child=serializers.DictField(child=serializers.IntegerField()))
     failed_by_reason = serializers.DictField(child=serializers.IntegerField())
@@ -233,6 +236,7 @@ class StatsSerializer(serializers.Serializer[Any]):
     seconds_to_first = serializers.FloatField(allow_null=True)
     seconds_to_last = serializers.FloatField(allow_null=True)
     dispatch_completed = serializers.BooleanField()
+    as_of = serializers.DateTimeField(help_text="When these figures were read.")
 
 
 class DeliverySerializer(serializers.ModelSerializer[Delivery]):

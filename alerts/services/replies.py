@@ -2,7 +2,7 @@
 
 from django.contrib.gis.geos import Point
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import AdministrativeArea, AreaLevel, ResidentProfile, User
@@ -74,8 +74,5 @@ def reply_record(*, user: User, alert: Alert, kind: str, message: str = "", loca
             area_id=area.pk if area else None,
             data={"alert_id": alert.pk, "kind": kind},
         )
-        counts = dict(
-            Reply.objects.filter(alert=alert, is_latest=True).values_list("kind").annotate(n=Count("pk")).order_by()
-        )
-        events.reply_received(alert.pk, {k: counts.get(k, 0) for k in ReplyKind.values})
+        events.reply_received(alert.pk)
     return reply

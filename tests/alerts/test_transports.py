@@ -3,6 +3,7 @@
 import asyncio
 import socket
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -13,9 +14,11 @@ from django.test import override_settings
 
 from accounts import services as accounts_services
 from accounts.models import ChannelKind
-from alerts.models import Delivery, DeliveryState
+from alerts.models import Delivery, DeliveryState, Reply
 from alerts.services import dispatch as dispatch_service
+from alerts.services import replies
 from commsplatform.asgi import application
+from commsplatform.settings.test import redis_channel_layers
 from tests.alerts.conftest import Broker
 from tests.alerts.factories import content_over, issued_alert, staff_for, web_resident
 from tests.factories import AreaTree, resident_at
@@ -88,7 +91,55 @@ def test_staff_follow_stats_live_and_others_are_refused(tree: AreaTree, broker: 
     initial, latest, intruder_connected = asyncio.run(scenario())
     assert initial["type"] == "stats"
     assert latest["stats"]["by_state"]["sent"] == 1
+    # How far each snapshot got, for a page that receives them out of order.
+    assert (initial["stats"]["settled"], latest["stats"]["settled"]) == (0, 1)
+    assert datetime.fromisoformat(initial["stats"]["as_of"]) < datetime.fromisoformat(latest["stats"]["as_of"])
     assert not intruder_connected
+
+
+@pytest.mark.django_db(transaction=True)
+def test_staff_hear_answers_counted_after_the_commit(tree: AreaTree, broker: Broker) -> None:
+    staff = staff_for(tree)
+    first, second = web_resident(1, 1), web_resident(1.2, 1.2)
+    alert = issued_alert(staff, content_over(0.5, 0.5, 2, 2))
+    dispatch_service.alert_dispatch(alert_id=alert.pk)
+    broker.run_batches()
+
+    async def scenario() -> list[dict[str, Any]]:
+        watcher = await _connect(staff.drafter, f"/ws/alerts/{alert.pk}/stats/")
+        await watcher.receive_json_from(timeout=5)
+        heard = []
+        for person, kind in ((first, "need_help"), (second, "safe"), (first, "safe")):
+            await sync_to_async(replies.reply_record)(user=person, alert=alert, kind=kind)
+            heard.append(await watcher.receive_json_from(timeout=5))
+        await watcher.disconnect()
+        return heard
+
+    heard = asyncio.run(scenario())
+    assert [frame["type"] for frame in heard] == ["replies"] * 3
+    assert [frame["counts"] for frame in heard] == [
+        {"need_help": 1, "safe": 0},
+        {"need_help": 1, "safe": 1},
+        {"need_help": 0, "safe": 2},  # a person's latest answer is the one counted
+    ]
+    moments = [datetime.fromisoformat(frame["as_of"]) for frame in heard]
+    assert moments == sorted(moments)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_answer_is_recorded_when_the_channel_layer_is_down(tree: AreaTree, broker: Broker, caplog: Any) -> None:
+    staff = staff_for(tree)
+    person = web_resident(1, 1)
+    alert = issued_alert(staff, content_over(0.5, 0.5, 2, 2))
+    dispatch_service.alert_dispatch(alert_id=alert.pk)
+    broker.run_batches()
+    with socket.socket() as probe:  # a loopback port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with override_settings(CHANNEL_LAYERS=redis_channel_layers(f"redis://127.0.0.1:{port}/0")):
+        reply = replies.reply_record(user=person, alert=alert, kind="need_help")
+    assert Reply.objects.get(pk=reply.pk).kind == "need_help"
+    assert any("alerts event alert.replies not pushed" in record.getMessage() for record in caplog.records)
 
 
 class _Inbox:

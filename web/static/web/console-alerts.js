@@ -176,16 +176,36 @@
         }).catch(function () { /* the table rendered by the server stays */ });
     }
 
+    // The dispatch and each of its batches push figures from different processes, and the channel layer does not
+    // keep their order: a snapshot read earlier can arrive later. Keep the one that got furthest (more deliveries
+    // settled, then the later reading); answers the same way, by when they were counted.
+    var shown = { settled: -1, asOf: -Infinity, repliesAsOf: -Infinity };
+
+    // A frame without these marks (a server older than this page) is shown, and moves nothing.
+    function showReplies(counts, asOf) {
+      var at = Date.parse(asOf || "");
+      if (!isNaN(at)) {
+        if (at < shown.repliesAsOf) return;
+        shown.repliesAsOf = at;
+      }
+      setStat("need_help", (counts || {}).need_help || 0);
+      setStat("safe", (counts || {}).safe || 0);
+    }
+
     function showStats(stats) {
+      var settled = stats.settled, at = Date.parse(stats.as_of || "");
+      if (typeof settled === "number" && !isNaN(at)) {
+        if (settled < shown.settled || (settled === shown.settled && at < shown.asOf)) return false;
+        shown.settled = settled;
+        shown.asOf = at;
+      }
       var byState = stats.by_state || {};
       Object.keys(byState).forEach(function (state) { setStat("state-" + state, byState[state]); });
       var sent = byState.sent || 0, total = stats.deliveries || 0;
       setStat("sent", sent);
       setStat("deliveries", total);
       setStat("targeted", stats.targeted);
-      var replied = stats.replied || {};
-      setStat("need_help", replied.need_help || 0);
-      setStat("safe", replied.safe || 0);
+      showReplies(stats.replied, stats.as_of);
       var percent = total ? Math.round((100 * sent) / total) : 0;
       var bar = document.getElementById("dispatch-progress");
       if (bar) {
@@ -209,6 +229,7 @@
           reasons.appendChild(li);
         });
       }
+      return true;
     }
 
     function showState(state) {
@@ -225,12 +246,10 @@
       Live.connect(section.dataset.ws, {
         status: document.getElementById("dispatch-live"),
         onMessage: function (data) {
-          if (data.type === "stats") { showStats(data.stats); if (data.stats.state) showState(data.stats.state); }
+          if (data.type === "stats") { if (showStats(data.stats) && data.stats.state) showState(data.stats.state); }
           else if (data.type === "state") showState(data.state);
           else if (data.type === "replies") {
-            var counts = data.counts || {};
-            setStat("need_help", counts.need_help || 0);
-            setStat("safe", counts.safe || 0);
+            showReplies(data.counts, data.as_of);
             loadReplies();
           }
         }
