@@ -154,6 +154,10 @@ class ShelterNearestApi(APIView):
 
 
 class ShelterDetailApi(APIView):
+    """One shelter: public to read, like the list (staff over its area see contacts and notes too)."""
+
+    permission_classes = [IsAuthenticatedOrReadOnly]
+
     @extend_schema(responses=s.ShelterStaffFeatureSerializer)
     def get(self, request: Request, shelter_id: int) -> Response:
         return Response(_shelter_data(request, selectors.shelter_get(shelter_id=shelter_id)))
@@ -295,6 +299,10 @@ class RouteListApi(generics.ListAPIView[EvacuationRoute]):
 
 
 class RouteDetailApi(APIView):
+    """One evacuation route: public to read, like the list."""
+
+    permission_classes = [IsAuthenticatedOrReadOnly]
+
     @extend_schema(responses=s.RouteFeatureSerializer)
     def get(self, request: Request, route_id: int) -> Response:
         return Response(s.RouteFeatureSerializer(selectors.route_get(route_id=route_id)).data)

@@ -69,17 +69,20 @@ def test_bad_search_parameters_are_named(api, tree, query, field):
 
 
 @pytest.mark.django_db
-def test_details_need_sign_in_and_staff_see_more(api, tree, manager):
+def test_details_are_public_and_staff_see_more(api, tree, manager):
     shelter = ShelterFactory.create(contacts=[{"name": "Duty officer", "phone": "+1 555 0100"}], notes="Key at desk")
     resident = UserFactory.create()
 
-    assert api.get(f"/api/shelters/{shelter.pk}/").status_code == 401
+    anonymous = api.get(f"/api/shelters/{shelter.pk}/").json()["properties"]
+    assert api.patch(f"/api/shelters/{shelter.pk}/", {"capacity": 1}, format="json").status_code == 401
     api.force_authenticate(resident)
     public = api.get(f"/api/shelters/{shelter.pk}/").json()["properties"]
     api.force_authenticate(manager)
     detailed = api.get(f"/api/shelters/{shelter.pk}/").json()["properties"]
 
-    assert "contacts" not in public
+    assert anonymous == public
+    assert anonymous["name"] == shelter.name
+    assert "contacts" not in public and "notes" not in public
     assert detailed["contacts"] == [{"name": "Duty officer", "phone": "+1 555 0100"}]
     assert detailed["notes"] == "Key at desk"
     assert api.get("/api/shelters/999999/").status_code == 404
