@@ -609,7 +609,6 @@ CONSOLE_ANY = set(ROLES) - {ANONYMOUS, "resident"}
 REPORTS = COUNTS | DRAFT | SEE_RESIDENTS
 GET_ONLY = "the view takes GET only: 405"
 POST_ONLY = "the view takes POST only: 405"
-LIKE_GET = "the page does not look at the method: a POST reads it like a GET and changes nothing"
 
 
 def _composer(w: World, where: str, role: str) -> dict[str, Any]:
@@ -639,7 +638,7 @@ def _refused_method(route: str, method: str, obj: str | None = None, reason: str
 
 CONSOLE: list[Row] = [
     R("web:console", "GET", CONSOLE_ANY, reason="the console's front page, for anyone with a staff role"),
-    R("web:console", "POST", CONSOLE_ANY, reason=LIKE_GET),
+    _refused_method("web:console", "POST", reason=GET_ONLY),
     R("web:console-alerts", "GET", ALERT_STAFF, reason="filtered to the alerts of one's areas"),
     _refused_method("web:console-alerts", "POST", reason=GET_ONLY),
     R("web:console-alert-new", "GET", ALERT_STAFF, reason="an empty composer; saving checks the area"),
@@ -692,9 +691,9 @@ CONSOLE: list[Row] = [
         reason="filtered to the shelters of one's areas",
         **_filtered(lambda w, p: [f"Hall {p}", f"Annex {p}"], SEE_SHELTERS),
     ),
-    R("web:console-shelters", "POST", SEE_SHELTERS, reason=LIKE_GET),
+    _refused_method("web:console-shelters", "POST", reason=GET_ONLY),
     R("web:console-shelter", "GET", SEE_SHELTERS, obj="shelter"),
-    R("web:console-shelter", "POST", SEE_SHELTERS, obj="shelter", reason=LIKE_GET),
+    _refused_method("web:console-shelter", "POST", obj="shelter", reason=GET_ONLY),
     _refused_method("web:console-shelter-action", "GET", obj="shelter", kwargs={"action": "status"}, reason=POST_ONLY),
     R(
         "web:console-shelter-action",
@@ -748,7 +747,7 @@ CONSOLE: list[Row] = [
         reason="filtered to the assets one owns or sees",
         **_filtered(lambda w, p: [f"Pump {p}"], SEE_ASSETS),
     ),
-    R("web:console-assets", "POST", SEE_ASSETS, reason=LIKE_GET),
+    _refused_method("web:console-assets", "POST", reason=GET_ONLY),
     R("web:console-assets-upload", "GET", MANAGE_ASSETS),
     R(
         "web:console-assets-upload",
@@ -760,7 +759,7 @@ CONSOLE: list[Row] = [
         reason="a row outside one's area is reported as that row's error (400), and nothing is written",
     ),
     R("web:console-asset", "GET", SEE_ASSETS, obj="asset"),
-    R("web:console-asset", "POST", SEE_ASSETS, obj="asset", reason=LIKE_GET),
+    _refused_method("web:console-asset", "POST", obj="asset", reason=GET_ONLY),
     R(
         "web:console-rooms",
         "GET",
@@ -794,7 +793,7 @@ CONSOLE: list[Row] = [
         body=lambda w, p, r: {"action": "room.update", "slow_mode_seconds": "5", "chat_open": "on"},
     ),
     R("web:console-reports", "GET", REPORTS, reason="filtered to the reports of one's areas"),
-    R("web:console-reports", "POST", REPORTS, reason=LIKE_GET),
+    _refused_method("web:console-reports", "POST", reason=GET_ONLY),
     _refused_method("web:console-report-status", "GET", obj="report", reason=POST_ONLY),
     R(
         "web:console-report-status",
@@ -828,11 +827,11 @@ CONSOLE: list[Row] = [
         body=lambda w, p, r: {"reason": "Moved away"},
     ),
     R("web:console-audit", "GET", AUDIT, reason="filtered to the audit events of one's areas"),
-    R("web:console-audit", "POST", AUDIT, reason=LIKE_GET),
+    _refused_method("web:console-audit", "POST", reason=GET_ONLY),
     R("web:console-chart-deliveries", "GET", ALERT_STAFF, obj="alert_issued"),
-    R("web:console-chart-deliveries", "POST", ALERT_STAFF, obj="alert_issued", reason=LIKE_GET),
+    _refused_method("web:console-chart-deliveries", "POST", obj="alert_issued", reason=GET_ONLY),
     R("web:console-chart-occupancy", "GET", SEE_SHELTERS, obj="shelter"),
-    R("web:console-chart-occupancy", "POST", SEE_SHELTERS, obj="shelter", reason=LIKE_GET),
+    _refused_method("web:console-chart-occupancy", "POST", obj="shelter", reason=GET_ONLY),
 ]
 
 ROWS = API + CONSOLE

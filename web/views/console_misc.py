@@ -15,7 +15,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from accounts import permissions
 from accounts.selectors import audit_events_for_user
@@ -93,6 +93,7 @@ def _triage(request: HttpRequest, *, error: DomainError | None = None) -> HttpRe
 
 
 @console_required("reports")
+@require_GET
 def reports_triage(request: HttpRequest) -> HttpResponse:
     return _triage(request)
 
@@ -183,6 +184,7 @@ def _day(request: HttpRequest, name: str) -> date | None:
 
 
 @console_required("audit")
+@require_GET
 def audit(request: HttpRequest) -> HttpResponse:
     user = signed_in_user(request)
     try:
@@ -230,6 +232,7 @@ def _room_verify(request: HttpRequest, user: Any) -> Any:
 
 
 @console_required("alerts")
+@require_GET
 def chart_deliveries(request: HttpRequest, alert_id: int) -> HttpResponse:
     user = signed_in_user(request)
     try:
@@ -255,6 +258,7 @@ def chart_deliveries(request: HttpRequest, alert_id: int) -> HttpResponse:
 
 
 @console_required("shelters")
+@require_GET
 def chart_occupancy(request: HttpRequest, shelter_id: int) -> HttpResponse:
     user = signed_in_user(request)
     try:

@@ -16,7 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import selectors as account_selectors
 from accounts.models import AdministrativeArea, Organisation, User
@@ -57,6 +57,7 @@ def _text(request: HttpRequest, name: str) -> str:
 
 
 @console_required("shelters")
+@require_GET
 def board(request: HttpRequest) -> HttpResponse:
     user = signed_in_user(request)
     status = _choice(request.GET.get("status"), list(ShelterStatus.values))
@@ -145,6 +146,7 @@ def _render_shelter(
 
 
 @console_required("shelters")
+@require_GET
 def shelter_manage(request: HttpRequest, shelter_id: int) -> HttpResponse:
     try:
         shelter = _shelter_for_staff(signed_in_user(request), shelter_id)
@@ -246,6 +248,7 @@ def _owner_organisations(user: User) -> list[Organisation]:
 
 
 @console_required("assets")
+@require_GET
 def assets(request: HttpRequest) -> HttpResponse:
     user = signed_in_user(request)
     asset_type = _choice(request.GET.get("type"), list(AssetType.values))
@@ -284,6 +287,7 @@ def assets(request: HttpRequest) -> HttpResponse:
 
 
 @console_required("assets")
+@require_GET
 def asset_detail(request: HttpRequest, asset_id: int) -> HttpResponse:
     try:
         asset = selectors.asset_get_for_user(user=signed_in_user(request), asset_id=asset_id)
