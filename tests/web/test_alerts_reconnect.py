@@ -96,3 +96,50 @@ def test_an_alerts_page_that_lost_its_connection_shows_the_alert_sent_meanwhile_
     expect(cards).to_have_count(3)
     assert second["deliveries"] == [delivery.pk, latest.pk]
     assert third["deliveries"] == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_alerts_page_asks_for_a_reload_when_the_catch_up_left_alerts_out(visit: Any, tree: Any) -> None:
+    """The catch-up replays the newest 100 deliveries and says when it left older ones out (`truncated`,
+    tests/alerts/test_inbox_catchup.py). Sending a hundred alerts here would only slow the test: the route marks the
+    second connection's `catchup.done` as truncated, and the page must then offer a reload."""
+    staff = staff_for(tree)
+    resident = web_resident(1, 1)
+    _sent(issued_alert(staff, content_over(0.5, 0.5, 2, 2)), resident)
+    connections: list[dict[str, Any]] = []
+
+    def route(ws: Any) -> None:
+        server = ws.connect_to_server()
+        seen: dict[str, Any] = {"page": ws, "frames": []}
+        truncate = len(connections) > 0
+
+        def to_page(message: str | bytes) -> None:
+            frame = json.loads(message)
+            seen["frames"].append(frame["type"])
+            if truncate and frame["type"] == "catchup.done":
+                message = json.dumps({**frame, "truncated": True})
+            ws.send(message)
+
+        server.on_message(to_page)
+        ws.on_message(lambda message: server.send(message))
+        connections.append(seen)
+
+    page = visit("/", user=resident)
+    page.route_web_socket(re.compile(r"/ws/alerts/"), route)
+    page.reload()
+    live = page.locator("#alerts-live-status")
+    expect(live).to_have_attribute("data-state", "live")
+    note = page.locator("#alerts-catchup-truncated")
+    for _ in range(100):  # Playwright runs the route's handlers only while the test waits through it
+        if "catchup.done" in connections[-1]["frames"]:
+            break
+        page.wait_for_timeout(100)
+    assert "catchup.done" in connections[-1]["frames"]
+    expect(note).to_be_hidden()  # a complete catch-up asks for nothing
+
+    connections[-1]["page"].close(code=4000, reason="cut")
+    expect(note).to_be_visible(timeout=20_000)
+    assert len(connections) == 2
+    expect(live).to_have_attribute("data-state", "live")
+    note.get_by_role("link").click()
+    expect(page.locator("#alerts-catchup-truncated")).to_be_hidden()

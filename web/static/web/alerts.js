@@ -189,6 +189,12 @@
     window.Live.connect(path, {
       status: status,
       onMessage: function (data) {
+        if (data && data.type === "catchup.done" && data.truncated) {
+          // More was sent while the page was away than the catch-up replays (the newest 100): a reload shows it all.
+          var note = document.getElementById("alerts-catchup-truncated");
+          if (note) note.hidden = false;
+          return;
+        }
         if (!data || data.type !== "alert") return;
         var id = data.delivery_id;
         if (typeof id === "number") {
