@@ -119,8 +119,7 @@ class AlertStatsConsumer(NoSweepDispatchMixin, AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         alert_id = int(self.scope["url_route"]["kwargs"]["alert_id"])
-        alert = await self._alert_for_staff(user, alert_id)
-        if alert is None:
+        if not await self._may_follow(user, alert_id):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         # Joined before the figures are read, so that no push made in between is missed. One read before a push
@@ -128,18 +127,27 @@ class AlertStatsConsumer(NoSweepDispatchMixin, AsyncJsonWebsocketConsumer):
         # furthest.
         self.group = events.alert_staff_group(alert_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
-        stats = await database_sync_to_async(selectors.alert_stats)(alert=alert)
+        stats = await self._stats(alert_id)
+        if stats is None:  # deleted since the check (a draft)
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
         await self.accept()
         await self.send_json({"type": "stats", "alert_id": alert_id, "stats": stats})
 
     @database_sync_to_async
-    def _alert_for_staff(self, user: User, alert_id: int) -> Alert | None:
+    def _may_follow(self, user: User, alert_id: int) -> bool:
         try:
             alert = selectors.alert_get_for_user(user=user, alert_id=alert_id)
             selectors.alert_require_staff(user=user, alert=alert)
         except DomainError:
-            return None
-        return alert
+            return False
+        return True
+
+    @database_sync_to_async
+    def _stats(self, alert_id: int) -> dict[str, Any] | None:
+        # Read again after joining: the state and the targeted count may have changed since the check.
+        alert = Alert.objects.defer("geometry").filter(pk=alert_id).first()
+        return None if alert is None else selectors.alert_stats(alert=alert)
 
     async def disconnect(self, code: int) -> None:
         if self.group is not None:
