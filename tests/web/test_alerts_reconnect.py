@@ -9,6 +9,7 @@ docs/alerts.md describes (tests/faults/test_daphne_killed.py does the same with 
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -29,23 +30,27 @@ def _sent(alert: Any, resident: Any) -> Delivery:
     return delivery
 
 
-@pytest.mark.django_db(transaction=True)
-def test_an_alerts_page_that_lost_its_connection_shows_the_alert_sent_meanwhile_once(visit: Any, tree: Any) -> None:
-    staff = staff_for(tree)
-    resident = web_resident(1, 1)
-    before = _sent(issued_alert(staff, content_over(0.5, 0.5, 2, 2)), resident)
+def _open_through_relay(
+    visit: Any, resident: Any, rewrite: Callable[[dict[str, Any], int], dict[str, Any] | None] | None = None
+) -> tuple[Any, list[dict[str, Any]]]:
+    """The resident's alerts page, live, its WebSocket relayed by the test. Each connection is recorded (its url,
+    both ends, the types of the frames it brought and the deliveries among them); `rewrite(frame, n)` may replace a
+    frame of the n-th connection before the page gets it. A cut to the server stays unnoticed by the page."""
     connections: list[dict[str, Any]] = []
 
     def route(ws: Any) -> None:
         server = ws.connect_to_server()
-        seen: dict[str, Any] = {"url": ws.url, "page": ws, "server": server, "deliveries": []}
-        server.on_close(lambda code, reason: None)  # a cut to the server stays unnoticed by the page
+        seen: dict[str, Any] = {"url": ws.url, "page": ws, "server": server, "deliveries": [], "frames": []}
+        number = len(connections)
+        server.on_close(lambda code, reason: None)
 
         def to_page(message: str | bytes) -> None:
             frame = json.loads(message)
+            seen["frames"].append(frame.get("type"))
             if frame.get("type") == "alert":
                 seen["deliveries"].append(frame["delivery_id"])
-            ws.send(message)
+            replaced = rewrite(frame, number) if rewrite is not None else None
+            ws.send(message if replaced is None else json.dumps(replaced))
 
         server.on_message(to_page)
         ws.on_message(lambda message: server.send(message))
@@ -54,8 +59,17 @@ def test_an_alerts_page_that_lost_its_connection_shows_the_alert_sent_meanwhile_
     page = visit("/", user=resident)
     page.route_web_socket(re.compile(r"/ws/alerts/"), route)
     page.reload()
+    expect(page.locator("#alerts-live-status")).to_have_attribute("data-state", "live")
+    return page, connections
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_alerts_page_that_lost_its_connection_shows_the_alert_sent_meanwhile_once(visit: Any, tree: Any) -> None:
+    staff = staff_for(tree)
+    resident = web_resident(1, 1)
+    before = _sent(issued_alert(staff, content_over(0.5, 0.5, 2, 2)), resident)
+    page, connections = _open_through_relay(visit, resident)
     live = page.locator("#alerts-live-status")
-    expect(live).to_have_attribute("data-state", "live")
     page.evaluate("window.__same_page = true")
     cards = page.locator("article.alert-card")
     expect(cards).to_have_count(1)
@@ -106,29 +120,12 @@ def test_an_alerts_page_asks_for_a_reload_when_the_catch_up_left_alerts_out(visi
     staff = staff_for(tree)
     resident = web_resident(1, 1)
     _sent(issued_alert(staff, content_over(0.5, 0.5, 2, 2)), resident)
-    connections: list[dict[str, Any]] = []
 
-    def route(ws: Any) -> None:
-        server = ws.connect_to_server()
-        seen: dict[str, Any] = {"page": ws, "frames": []}
-        truncate = len(connections) > 0
+    def truncated_on_reconnecting(frame: dict[str, Any], number: int) -> dict[str, Any] | None:
+        return {**frame, "truncated": True} if number > 0 and frame.get("type") == "catchup.done" else None
 
-        def to_page(message: str | bytes) -> None:
-            frame = json.loads(message)
-            seen["frames"].append(frame["type"])
-            if truncate and frame["type"] == "catchup.done":
-                message = json.dumps({**frame, "truncated": True})
-            ws.send(message)
-
-        server.on_message(to_page)
-        ws.on_message(lambda message: server.send(message))
-        connections.append(seen)
-
-    page = visit("/", user=resident)
-    page.route_web_socket(re.compile(r"/ws/alerts/"), route)
-    page.reload()
+    page, connections = _open_through_relay(visit, resident, truncated_on_reconnecting)
     live = page.locator("#alerts-live-status")
-    expect(live).to_have_attribute("data-state", "live")
     note = page.locator("#alerts-catchup-truncated")
     for _ in range(100):  # Playwright runs the route's handlers only while the test waits through it
         if "catchup.done" in connections[-1]["frames"]:
