@@ -82,7 +82,8 @@ def test_details_are_public_and_staff_see_more(api, tree, manager):
 
     assert anonymous == public
     assert anonymous["name"] == shelter.name
-    assert "contacts" not in public and "notes" not in public
+    assert "contacts" not in public
+    assert "notes" not in public
     assert detailed["contacts"] == [{"name": "Duty officer", "phone": "+1 555 0100"}]
     assert detailed["notes"] == "Key at desk"
     assert api.get("/api/shelters/999999/").status_code == 404
